@@ -1,0 +1,43 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <optional>
+#include <string>
+
+#include "flowmetrics/merge_policy.hpp"
+
+namespace flowmetrics {
+
+// Connection pool limits. The same settings are read from the URI (maxPoolSize,
+// minPoolSize, maxIdleTimeMS, waitQueueTimeoutMS); a value in the URI wins over the struct.
+struct PoolOptions {
+  std::size_t max_size = 150;
+  std::size_t min_size = 25;
+  std::chrono::milliseconds max_idle_time = std::chrono::hours(1);
+  // How long a caller waits for a connection when all max_size are in use.
+  std::chrono::milliseconds wait_queue_timeout = std::chrono::seconds(10);
+  // How often idle connections are pinged; a connection that fails is replaced.
+  std::chrono::milliseconds health_check_interval = std::chrono::seconds(10);
+};
+
+struct AgentOptions {
+  PoolOptions pool;
+  // Default deadline of every public call; also the socket timeout of one round trip.
+  std::chrono::milliseconds operation_timeout = std::chrono::seconds(30);
+  // How long opening one connection may take.
+  std::chrono::milliseconds connect_timeout = std::chrono::seconds(5);
+  MergePolicy merge_policy = MergePolicy::replace;
+  // Largest bulk write command sent: the server's limits (100,000 operations, 48 MB).
+  // Smaller values only split calls into more commands.
+  std::size_t max_batch_operations = 100'000;
+  std::size_t max_batch_bytes = 48'000'000;
+  // When set, create_metrics_indexes() also creates a TTL index on `timestamp` that
+  // expires documents this long after their timestamp.
+  std::optional<std::chrono::seconds> retention;
+  // Name of the compound unique index on the six key fields.
+  std::string index_name = "flowmetrics_key_unique";
+  std::string app_name = "flowmetrics";
+};
+
+}  // namespace flowmetrics

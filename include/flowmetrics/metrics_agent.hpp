@@ -1,0 +1,77 @@
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+
+#include "flowmetrics/agent_options.hpp"
+#include "flowmetrics/error.hpp"
+#include "flowmetrics/metric.hpp"
+#include "flowmetrics/metric_aggregate.hpp"
+#include "flowmetrics/pool_stats.hpp"
+#include "flowmetrics/upsert_result.hpp"
+
+namespace flowmetrics {
+
+// Writes network metrics to one MongoDB collection through a pool of connections.
+//
+// Thread safety: every method may be called from any number of threads at once.
+// Errors: every method reports failure by throwing flowmetrics::Error (or its subclass
+// UpsertError); every call is bounded by a deadline, AgentOptions::operation_timeout unless
+// a shorter one is passed. Transient failures (no server, broken connection, not primary)
+// are retried with exponential backoff until the deadline.
+class MetricsAgent {
+ public:
+  // Parses `uri`, opens the pool's minimum number of connections (each verified with a
+  // ping) and starts the pool's maintenance thread.
+  // Throws Error(invalid_argument) for a bad URI or name, Error(server_unreachable) when no
+  // connection can be opened within connect_timeout.
+  MetricsAgent(std::string_view uri, std::string_view database, std::string_view collection,
+               AgentOptions options = {});
+  ~MetricsAgent();  // calls close()
+
+  MetricsAgent(const MetricsAgent&) = delete;
+  MetricsAgent& operator=(const MetricsAgent&) = delete;
+  MetricsAgent(MetricsAgent&&) noexcept;
+  MetricsAgent& operator=(MetricsAgent&&) noexcept;
+
+  // Creates the compound unique index on (source_ip, dest_ip, source_port, dest_port,
+  // protocol, timestamp) named AgentOptions::index_name, and the TTL index when retention
+  // is set. A second call is a no-op. Throws Error(index_conflict) when an index with the
+  // same name or keys exists with other options; it is never dropped or replaced.
+  void create_metrics_indexes();
+
+  // Validates, merges and upserts `metrics` with the configured merge policy.
+  // Items that repeat a key are merged first, in input order. Invalid items are rejected
+  // and the valid ones are still written. Returns the accounting when every item was
+  // written; otherwise throws UpsertError carrying the same accounting.
+  UpsertResult batch_upsert_metrics(std::span<const Metric> metrics);
+  UpsertResult batch_upsert_metrics(std::span<const Metric> metrics,
+                                    std::chrono::milliseconds timeout);
+
+  // The pipeline's entry point: writes already merged, already valid aggregates, one per
+  // distinct key (the caller guarantees the keys are distinct). Never throws for item
+  // failures: they are reported in the result (ItemError::index is the position in
+  // `aggregates`). Throws Error(agent_closed) when the agent is closed.
+  UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates,
+                                 std::optional<std::chrono::milliseconds> timeout = {});
+
+  // One round trip on a pooled connection. Returns false instead of throwing.
+  bool ping(std::optional<std::chrono::milliseconds> timeout = {}) noexcept;
+
+  PoolStats pool_stats() const;
+  const AgentOptions& options() const noexcept;
+
+  // Waits for calls in progress, closes every connection and stops the maintenance
+  // thread. Idempotent; later calls on the agent throw Error(agent_closed).
+  void close() noexcept;
+
+ private:
+  class Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace flowmetrics

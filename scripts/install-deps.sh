@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Installs what flowmetrics needs to build and test: Debian packages (skipped when already
+# present) and the embedded FerretDB server, built from the Go module proxy into .tools/bin.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+
+packages=(
+  build-essential cmake ninja-build pkg-config git
+  libmongoc-dev libbson-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  iproute2 procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "install-deps: installing Debian packages: ${missing[*]}"
+  sudo_cmd=()
+  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+if ! command -v go >/dev/null 2>&1; then
+  for candidate in /usr/local/go/bin /usr/lib/go/bin; do
+    [ -x "$candidate/go" ] && PATH="$candidate:$PATH"
+  done
+fi
+command -v go >/dev/null 2>&1 || { echo "install-deps: Go 1.22 or newer is needed to build FerretDB" >&2; exit 1; }
+
+server="$root/.tools/bin/ferretdb-server"
+stamp="$root/.tools/ferretdb-server.stamp"
+want=$(cat "$root/tools/ferretdb-server/go.mod" "$root/tools/ferretdb-server/go.sum" "$root/tools/ferretdb-server/main.go" | sha256sum | cut -d' ' -f1)
+if [ ! -x "$server" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "install-deps: building FerretDB v1.24.2 (embedded) into .tools/bin"
+  mkdir -p "$root/.tools/bin"
+  (cd "$root/tools/ferretdb-server" && go build -trimpath -o "$server" .)
+  echo "$want" > "$stamp"
+fi

@@ -1,0 +1,282 @@
+#include "mongo/bulk_writer.hpp"
+
+#include <algorithm>
+#include <random>
+#include <thread>
+#include <unordered_map>
+
+#include "mongo/documents.hpp"
+
+namespace flowmetrics::mongo {
+namespace {
+
+using Clock = ConnectionPool::Clock;
+using std::chrono::milliseconds;
+
+struct WriteErrorItem {
+  std::uint32_t code = 0;
+  std::string message;
+};
+
+// What one bulk command's reply says, read the same way for MongoDB's and FerretDB's shapes.
+struct BulkReply {
+  std::int64_t inserted = 0;
+  std::int64_t matched = 0;
+  std::int64_t modified = 0;
+  std::int64_t upserted = 0;
+  std::unordered_map<std::size_t, WriteErrorItem> write_errors;  // by operation index
+  bool write_concern_error = false;
+  std::string write_concern_message;
+};
+
+std::int64_t read_count(const bson_t* reply, const char* field) {
+  bson_iter_t it;
+  if (bson_iter_init_find(&it, reply, field) && BSON_ITER_HOLDS_NUMBER(&it)) return bson_iter_as_int64(&it);
+  return 0;
+}
+
+BulkReply parse_reply(const bson_t* reply) {
+  BulkReply parsed;
+  parsed.inserted = read_count(reply, "nInserted");
+  parsed.matched = read_count(reply, "nMatched");
+  parsed.modified = read_count(reply, "nModified");
+  parsed.upserted = read_count(reply, "nUpserted");
+  bson_iter_t it, errors;
+  if (bson_iter_init_find(&it, reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
+      bson_iter_recurse(&it, &errors)) {
+    while (bson_iter_next(&errors)) {
+      bson_iter_t field;
+      if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field)) continue;
+      std::size_t index = 0;
+      WriteErrorItem item;
+      while (bson_iter_next(&field)) {
+        const std::string_view key = bson_iter_key(&field);
+        if (key == "index") index = static_cast<std::size_t>(bson_iter_as_int64(&field));
+        if (key == "code") item.code = static_cast<std::uint32_t>(bson_iter_as_int64(&field));
+        if (key == "errmsg" && BSON_ITER_HOLDS_UTF8(&field)) item.message = bson_iter_utf8(&field, nullptr);
+      }
+      parsed.write_errors.emplace(index, std::move(item));
+    }
+  }
+  if (bson_iter_init_find(&it, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY(&it)) {
+    bson_iter_t wce;
+    if (bson_iter_recurse(&it, &wce) && bson_iter_next(&wce)) {
+      parsed.write_concern_error = true;
+      bson_iter_t field;
+      if (BSON_ITER_HOLDS_DOCUMENT(&wce) && bson_iter_recurse(&wce, &field) && bson_iter_find(&field, "errmsg") &&
+          BSON_ITER_HOLDS_UTF8(&field)) {
+        parsed.write_concern_message = bson_iter_utf8(&field, nullptr);
+      }
+    }
+  }
+  return parsed;
+}
+
+class ChunkWriter {
+ public:
+  ChunkWriter(const WriteTarget& target, std::span<const KeyedAggregate> documents)
+      : target_(target), documents_(documents) {
+    result_.outcomes.resize(documents.size());
+  }
+
+  // Sends what is pending, one phase at a time. Returns the transient error that stopped
+  // this attempt, or std::nullopt when it ran to the end (some documents may still be
+  // pending after a key race; the caller simply tries again).
+  std::optional<DriverError> attempt(Client& client) {
+    for (const DocumentState phase : {DocumentState::pending_insert, DocumentState::pending_update}) {
+      std::vector<std::size_t> operations;
+      for (std::size_t i = 0; i < documents_.size(); ++i) {
+        if (result_.outcomes[i].state == phase) operations.push_back(i);
+      }
+      if (operations.empty()) continue;
+      if (auto error = run_phase(client, phase, operations)) return error;
+    }
+    return std::nullopt;
+  }
+
+  bool done() const {
+    return std::none_of(result_.outcomes.begin(), result_.outcomes.end(), [](const DocumentOutcome& o) {
+      return o.state == DocumentState::pending_insert || o.state == DocumentState::pending_update;
+    });
+  }
+
+  // Gives up on everything still pending.
+  void fail_pending(errc code, const std::string& message) {
+    for (auto& outcome : result_.outcomes) {
+      if (outcome.state == DocumentState::pending_insert || outcome.state == DocumentState::pending_update) {
+        fail(outcome, code, message, false);
+      }
+    }
+  }
+
+  ChunkResult& result() { return result_; }
+
+ private:
+  static void fail(DocumentOutcome& outcome, errc code, std::string message, bool unknown) {
+    outcome.state = DocumentState::failed;
+    outcome.code = code;
+    outcome.message = std::move(message);
+    outcome.outcome_unknown = unknown;
+  }
+
+  std::optional<DriverError> run_phase(Client& client, DocumentState phase, const std::vector<std::size_t>& ops) {
+    const bool inserting = phase == DocumentState::pending_insert;
+    CollectionPtr collection(
+        mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
+    BsonPtr bulk_opts(BCON_NEW("ordered", BCON_BOOL(false)));
+    BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection.get(), bulk_opts.get()));
+    BsonPtr upsert_opts(BCON_NEW("upsert", BCON_BOOL(true)));
+    std::vector<std::size_t> sent;
+    sent.reserve(ops.size());
+    for (std::size_t i : ops) {
+      const KeyedAggregate& doc = documents_[i];
+      bson_error_t error;
+      bool appended = false;
+      if (inserting) {
+        appended = mongoc_bulk_operation_insert_with_opts(bulk.get(), build_document(doc, target_.policy).get(),
+                                                          nullptr, &error);
+      } else if (target_.policy == MergePolicy::replace) {
+        appended = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), build_id_filter(doc).get(),
+                                                               build_update(doc, target_.policy).get(),
+                                                               upsert_opts.get(), &error);
+      } else {
+        appended = mongoc_bulk_operation_update_one_with_opts(bulk.get(), build_id_filter(doc).get(),
+                                                              build_update(doc, target_.policy).get(),
+                                                              upsert_opts.get(), &error);
+      }
+      if (appended) {
+        sent.push_back(i);
+      } else {
+        fail(result_.outcomes[i], errc::invalid_argument, translate(error, "build bulk write").message, false);
+      }
+    }
+    if (sent.empty()) return std::nullopt;
+
+    Reply reply;
+    bson_error_t error;
+    ++result_.commands;
+    const bool ok = mongoc_bulk_operation_execute(bulk.get(), reply.reset(), &error) != 0;
+    BulkReply parsed = parse_reply(reply.get());
+    if (!ok && parsed.write_errors.empty() && !parsed.write_concern_error) {
+      return command_failed(translate(error, inserting ? "bulk insert" : "bulk upsert"), sent, inserting);
+    }
+    apply_reply(parsed, sent, inserting);
+    return std::nullopt;
+  }
+
+  // The whole command failed: nothing, or an unknown part, was applied.
+  std::optional<DriverError> command_failed(DriverError error, const std::vector<std::size_t>& sent, bool inserting) {
+    if (!error.transient) {
+      for (std::size_t i : sent) fail(result_.outcomes[i], error.code, error.message, false);
+      return std::nullopt;
+    }
+    const bool resend_is_safe = error.not_sent || target_.policy == MergePolicy::replace;
+    if (!resend_is_safe) {
+      for (std::size_t i : sent) {
+        fail(result_.outcomes[i], error.code, error.message + "; the write may or may not have been applied", true);
+      }
+    }
+    (void)inserting;  // pending documents keep their phase: a re-sent insert of an applied
+                      // document fails as a duplicate and moves on to the (idempotent) update
+    return error;
+  }
+
+  void apply_reply(const BulkReply& reply, const std::vector<std::size_t>& sent, bool inserting) {
+    const std::int64_t acknowledged = inserting ? reply.inserted : reply.matched + reply.upserted;
+    // MongoDB accounts for every operation of an unordered bulk: applied or a write error.
+    // FerretDB v1 stops an update batch at its first failure and reports one error at
+    // index 0 with no counts; then no index can be trusted.
+    const bool precise = acknowledged + static_cast<std::int64_t>(reply.write_errors.size()) ==
+                         static_cast<std::int64_t>(sent.size());
+    if (precise) {
+      if (inserting) {
+        result_.upserted += static_cast<std::size_t>(reply.inserted);
+      } else {
+        result_.matched += static_cast<std::size_t>(reply.matched);
+        result_.modified += static_cast<std::size_t>(reply.modified);
+        result_.upserted += static_cast<std::size_t>(reply.upserted);
+      }
+    }
+    for (std::size_t k = 0; k < sent.size(); ++k) {
+      DocumentOutcome& outcome = result_.outcomes[sent[k]];
+      if (!precise) {
+        if (target_.policy == MergePolicy::replace) {
+          outcome.state = DocumentState::pending_update;  // re-sending a replace is idempotent
+        } else {
+          fail(outcome, errc::write_failed,
+               "the server aborted the bulk write without saying which operations it applied", true);
+        }
+        continue;
+      }
+      auto error = reply.write_errors.find(k);
+      if (error == reply.write_errors.end()) {
+        if (reply.write_concern_error) {
+          fail(outcome, errc::write_failed, "write concern not satisfied: " + reply.write_concern_message, true);
+        } else {
+          outcome.state = DocumentState::written;
+        }
+        continue;
+      }
+      const WriteErrorItem& item = error->second;
+      if (item.code == kDuplicateKey) {
+        // Insert: the key exists, so update it. Update: another writer created the key
+        // between our lookup and our insert; the statement was not applied, so retry it.
+        outcome.state = DocumentState::pending_update;
+      } else if (is_transient_server_code(item.code)) {
+        // Not applied; stays in its phase for the next attempt.
+      } else {
+        fail(outcome, errc::server_error, item.message + " (server code " + std::to_string(item.code) + ")", false);
+      }
+    }
+  }
+
+  const WriteTarget& target_;
+  std::span<const KeyedAggregate> documents_;
+  ChunkResult result_;
+};
+
+}  // namespace
+
+ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
+                        Clock::time_point deadline) {
+  ChunkWriter writer(target, documents);
+  thread_local std::minstd_rand jitter(std::random_device{}());
+  milliseconds backoff(20);
+  std::string last_error;
+  std::size_t quick_rounds = 0;
+  for (std::size_t attempt = 0; !writer.done(); ++attempt) {
+    if (attempt > 0) ++writer.result().retries;
+    std::optional<DriverError> failure;
+    try {
+      Lease lease = pool.acquire(deadline);
+      failure = writer.attempt(lease.client());
+      if (failure && failure->connection_broken) lease.mark_broken();
+    } catch (const Error& e) {
+      // No connection could be had: the pool's wait timed out, the deadline passed, the
+      // agent closed, or the server refused a new connection.
+      const auto code = static_cast<errc>(e.code().value());
+      if (code == errc::agent_closed || code == errc::deadline_exceeded || Clock::now() >= deadline) {
+        writer.fail_pending(code, e.what());
+        break;
+      }
+      failure = DriverError{.code = code, .message = e.what(), .transient = true, .not_sent = true};
+    }
+    if (!failure) {
+      // A key race moved some documents back to pending: try again at once, a few times.
+      if (!writer.done() && ++quick_rounds > 8) failure = DriverError{.message = "repeated duplicate-key races"};
+      if (!failure) continue;
+    }
+    last_error = failure->message;
+    const auto now = Clock::now();
+    const auto pause = backoff + milliseconds(jitter() % (backoff.count() / 2 + 1));
+    if (now + pause >= deadline) {
+      writer.fail_pending(errc::deadline_exceeded, "deadline exceeded while retrying; last error: " + last_error);
+      break;
+    }
+    std::this_thread::sleep_for(pause);
+    backoff = std::min(backoff * 2, milliseconds(2000));
+  }
+  return std::move(writer.result());
+}
+
+}  // namespace flowmetrics::mongo

@@ -1,0 +1,87 @@
+#include "mongo/documents.hpp"
+
+#include <limits>
+
+namespace flowmetrics::mongo {
+namespace {
+
+int length(const std::string& s) { return static_cast<int>(s.size()); }
+
+std::int64_t to_int64(std::uint64_t value) {
+  constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
+  return static_cast<std::int64_t>(value > kMax ? kMax : value);
+}
+
+void append_key_fields(bson_t* doc, const MetricKey& key) {
+  BSON_APPEND_UTF8(doc, "source_ip", key.source_ip.c_str());
+  BSON_APPEND_UTF8(doc, "dest_ip", key.dest_ip.c_str());
+  BSON_APPEND_INT32(doc, "source_port", key.source_port);
+  BSON_APPEND_INT32(doc, "dest_port", key.dest_port);
+  BSON_APPEND_UTF8(doc, "protocol", key.protocol.c_str());
+  BSON_APPEND_DATE_TIME(doc, "timestamp", key.timestamp_ms);
+}
+
+void append_counters(bson_t* doc, const MetricAggregate& a, bool always) {
+  if (always || a.packets != 0) BSON_APPEND_INT64(doc, "packets", to_int64(a.packets));
+  if (always || a.bytes != 0) BSON_APPEND_INT64(doc, "bytes", to_int64(a.bytes));
+  if (always || a.flows != 0) BSON_APPEND_INT64(doc, "flows", to_int64(a.flows));
+}
+
+}  // namespace
+
+BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy) {
+  BsonPtr doc = make_bson();
+  bson_append_utf8(doc.get(), "_id", 3, item.id.c_str(), length(item.id));
+  append_key_fields(doc.get(), item.key);
+  const MetricAggregate& a = item.aggregate;
+  if (policy == MergePolicy::replace) {
+    BSON_APPEND_DOUBLE(doc.get(), "value", a.last);
+    append_counters(doc.get(), a, false);
+  } else {
+    BSON_APPEND_DOUBLE(doc.get(), "value", a.sum);
+    BSON_APPEND_INT64(doc.get(), "count", to_int64(a.count));
+    BSON_APPEND_DOUBLE(doc.get(), "min", a.min);
+    BSON_APPEND_DOUBLE(doc.get(), "max", a.max);
+    append_counters(doc.get(), a, true);
+  }
+  return doc;
+}
+
+BsonPtr build_id_filter(const KeyedAggregate& item) {
+  BsonPtr filter = make_bson();
+  bson_append_utf8(filter.get(), "_id", 3, item.id.c_str(), length(item.id));
+  return filter;
+}
+
+BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy) {
+  if (policy == MergePolicy::replace) return build_document(item, policy);
+  const MetricAggregate& a = item.aggregate;
+  BsonPtr update = make_bson();
+  bson_t child;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &child);
+  BSON_APPEND_DOUBLE(&child, "value", a.sum);
+  BSON_APPEND_INT64(&child, "count", to_int64(a.count));
+  append_counters(&child, a, true);
+  bson_append_document_end(update.get(), &child);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$min", &child);
+  BSON_APPEND_DOUBLE(&child, "min", a.min);
+  bson_append_document_end(update.get(), &child);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &child);
+  BSON_APPEND_DOUBLE(&child, "max", a.max);
+  bson_append_document_end(update.get(), &child);
+  // Only reached when a document vanished between the insert and the update (a TTL
+  // deletion): the upsert then recreates it whole.
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &child);
+  append_key_fields(&child, item.key);
+  bson_append_document_end(update.get(), &child);
+  return update;
+}
+
+std::size_t estimated_operation_bytes(const KeyedAggregate& item) noexcept {
+  // Field names, types and numbers of the largest form (an aggregate update, which repeats
+  // the key fields) come to well under 400 bytes; the strings appear at most twice.
+  const MetricKey& k = item.key;
+  return 400 + 2 * (item.id.size() + k.source_ip.size() + k.dest_ip.size() + k.protocol.size());
+}
+
+}  // namespace flowmetrics::mongo

@@ -1,0 +1,30 @@
+#pragma once
+
+#include <cstddef>
+
+#include "flowmetrics/merge_policy.hpp"
+#include "flowmetrics/metric_aggregate.hpp"
+#include "mongo/handles.hpp"
+
+namespace flowmetrics::mongo {
+
+// The stored document layout (README, "Document layout"):
+//   _id          encode_document_id(key)
+//   source_ip, dest_ip, source_port (int32), dest_port (int32), protocol, timestamp (date)
+//   value        replace: the last value; aggregate: the sum
+//   count, min, max                      aggregate only (count as int64)
+//   packets, bytes, flows (int64)        aggregate: sums, always present;
+//                                        replace: the last values, present when non-zero
+
+// The whole document, as inserted when the key is new.
+BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy);
+// {_id: id}
+BsonPtr build_id_filter(const KeyedAggregate& item);
+// What an existing document receives: the whole document again (replace) or
+// $inc/$min/$max with the key fields under $setOnInsert (aggregate).
+BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy);
+
+// An upper bound of the bytes one operation adds to a bulk write command, for splitting.
+std::size_t estimated_operation_bytes(const KeyedAggregate& item) noexcept;
+
+}  // namespace flowmetrics::mongo

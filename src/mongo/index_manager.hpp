@@ -1,0 +1,26 @@
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+
+#include "mongo/client.hpp"
+
+namespace flowmetrics::mongo {
+
+struct IndexPlan {
+  std::string database;
+  std::string collection;
+  std::string key_index_name;
+  std::optional<std::chrono::seconds> retention;  // TTL on `timestamp` when set
+};
+
+inline constexpr const char* kTtlIndexName = "flowmetrics_timestamp_ttl";
+
+// Creates the compound unique key index (and the TTL index when retention is set) unless
+// an identical one exists. Never drops or changes an existing index: one with our name or
+// our keys but other options is an Error(index_conflict) that says what differs.
+// Other failures throw the translated driver error.
+void ensure_indexes(Client& client, const IndexPlan& plan);
+
+}  // namespace flowmetrics::mongo

@@ -1,0 +1,208 @@
+// Every pool rule, proven against a real server of the test's own: the pool's counts and
+// the established sockets the kernel shows for the server's port must agree.
+#include "mongo/connection_pool.hpp"
+
+#include <gtest/gtest.h>
+
+#include <future>
+
+#include "ferretdb_process.hpp"
+#include "flowmetrics/metrics_agent.hpp"
+#include "mongo/uri.hpp"
+#include "test_database.hpp"
+
+namespace flowmetrics::mongo {
+namespace {
+
+using namespace std::chrono_literals;
+using flowmetrics::testing::established_connections_to;
+using flowmetrics::testing::eventually;
+using flowmetrics::testing::FerretDbProcess;
+
+class ConnectionPoolTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (flowmetrics::testing::using_external_server()) {
+      GTEST_SKIP() << "pool tests count sockets and stop the server: they need their own FerretDB";
+    }
+    server_.start();
+  }
+
+  std::unique_ptr<ConnectionPool> make_pool(PoolOptions pool, const std::string& uri_options = "") {
+    AgentOptions options;
+    options.pool = pool;
+    options.connect_timeout = 2s;
+    options.operation_timeout = 5s;
+    resolved_ = resolve_uri(server_.uri(uri_options), options);
+    return std::make_unique<ConnectionPool>(resolved_.client_uri.get(), resolved_.options.pool, resolved_.hosts);
+  }
+
+  int sockets() const { return established_connections_to(server_.port()); }
+
+  FerretDbProcess server_;
+  ResolvedUri resolved_;
+};
+
+PoolOptions limits(std::size_t min, std::size_t max) {
+  PoolOptions pool;
+  pool.min_size = min;
+  pool.max_size = max;
+  return pool;
+}
+
+TEST_F(ConnectionPoolTest, OpensTheMinimumAtStartEachVerified) {
+  auto pool = make_pool(limits(5, 10));
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.open, 5u);
+  EXPECT_EQ(stats.idle, 5u);
+  EXPECT_EQ(stats.created, 5u);
+  EXPECT_EQ(stats.in_use, 0u);
+  EXPECT_EQ(sockets(), 5);
+}
+
+TEST_F(ConnectionPoolTest, NeverExceedsTheMaximumAndTimesOutClearly) {
+  PoolOptions options = limits(1, 3);
+  options.wait_queue_timeout = 200ms;
+  auto pool = make_pool(options);
+  const auto far = ConnectionPool::Clock::now() + 30s;
+  std::vector<Lease> leases;
+  for (int i = 0; i < 3; ++i) leases.push_back(pool->acquire(far));
+  EXPECT_EQ(pool->stats().open, 3u);
+  EXPECT_EQ(sockets(), 3);
+
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    (void)pool->acquire(far);
+    FAIL() << "a fourth connection was handed out";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::pool_wait_timeout);
+    EXPECT_NE(std::string(e.what()).find("maxPoolSize"), std::string::npos) << e.what();
+  }
+  const auto waited = std::chrono::steady_clock::now() - start;
+  EXPECT_GE(waited, 190ms);
+  EXPECT_LT(waited, 2s);
+  EXPECT_EQ(pool->stats().wait_timeouts, 1u);
+  EXPECT_EQ(sockets(), 3);
+
+  // A waiter gets the connection the moment one comes back.
+  auto waiter = std::async(std::launch::async, [&] { return pool->acquire(far).client().get() != nullptr; });
+  std::this_thread::sleep_for(50ms);
+  EXPECT_EQ(pool->stats().waiting, 1u);
+  leases.pop_back();
+  EXPECT_TRUE(waiter.get());
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.open, 3u);
+  EXPECT_GT(stats.total_wait_time, 40ms);
+  EXPECT_EQ(stats.checkouts, 4u);
+}
+
+TEST_F(ConnectionPoolTest, ClosesIdleConnectionsDownToTheMinimum) {
+  PoolOptions options = limits(2, 8);
+  options.max_idle_time = 200ms;
+  auto pool = make_pool(options);
+  {
+    const auto far = ConnectionPool::Clock::now() + 30s;
+    std::vector<Lease> leases;
+    for (int i = 0; i < 6; ++i) leases.push_back(pool->acquire(far));
+    EXPECT_EQ(sockets(), 6);
+  }
+  EXPECT_EQ(pool->stats().idle, 6u);
+  ASSERT_TRUE(eventually([&] { return pool->stats().open == 2; }));
+  std::this_thread::sleep_for(300ms);  // and it stays at the minimum
+  const PoolStats stats = pool->stats();
+  EXPECT_EQ(stats.open, 2u);
+  EXPECT_EQ(stats.closed_idle, 4u);
+  EXPECT_TRUE(eventually([&] { return sockets() == 2; }));
+}
+
+TEST_F(ConnectionPoolTest, ReplacesABrokenConnection) {
+  auto pool = make_pool(limits(3, 5));
+  {
+    Lease lease = pool->acquire(ConnectionPool::Clock::now() + 5s);
+    lease.mark_broken();
+  }
+  EXPECT_EQ(pool->stats().closed_broken, 1u);
+  ASSERT_TRUE(eventually([&] { return pool->stats().open == 3 && pool->stats().created == 4; }));
+  EXPECT_TRUE(eventually([&] { return sockets() == 3; }));
+}
+
+TEST_F(ConnectionPoolTest, HealthChecksFindADeadServerAndTheMinimumReturnsWithIt) {
+  PoolOptions options = limits(3, 5);
+  options.health_check_interval = 100ms;
+  auto pool = make_pool(options);
+  ASSERT_TRUE(eventually([&] { return pool->stats().health_checks >= 3; }));
+
+  server_.stop();
+  ASSERT_TRUE(eventually([&] { return pool->stats().open == 0; }));
+  EXPECT_GE(pool->stats().closed_broken, 3u);
+  EXPECT_FALSE(pool->last_error().empty());
+
+  server_.start();  // same port, same data
+  ASSERT_TRUE(eventually([&] { return pool->stats().open == 3; }, 10s));
+  EXPECT_TRUE(pool->last_error().empty());
+  EXPECT_TRUE(eventually([&] { return sockets() == 3; }));
+}
+
+TEST_F(ConnectionPoolTest, CloseReleasesEveryConnectionAndIsIdempotent) {
+  auto pool = make_pool(limits(4, 6));
+  EXPECT_EQ(sockets(), 4);
+  pool->close();
+  pool->close();
+  EXPECT_EQ(pool->stats().open, 0u);
+  EXPECT_TRUE(eventually([&] { return sockets() == 0; }));
+  try {
+    (void)pool->acquire(ConnectionPool::Clock::now() + 1s);
+    FAIL() << "acquired from a closed pool";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::agent_closed);
+  }
+}
+
+TEST_F(ConnectionPoolTest, UriSettingsOverrideTheOptionsStruct) {
+  auto pool = make_pool(limits(2, 3), "?maxPoolSize=7&minPoolSize=1&maxIdleTimeMS=1234&waitQueueTimeoutMS=55");
+  EXPECT_EQ(pool->options().max_size, 7u);
+  EXPECT_EQ(pool->options().min_size, 1u);
+  EXPECT_EQ(pool->options().max_idle_time, 1234ms);
+  EXPECT_EQ(pool->options().wait_queue_timeout, 55ms);
+  EXPECT_EQ(sockets(), 1);
+}
+
+TEST_F(ConnectionPoolTest, TheAgentUsesTheDescribedDefaultsAndReportsPoolStats) {
+  MetricsAgent agent(server_.uri(), "flowmetrics_test", "pool_defaults");
+  EXPECT_EQ(agent.options().pool.max_size, 150u);
+  EXPECT_EQ(agent.options().pool.min_size, 25u);
+  EXPECT_EQ(agent.options().pool.max_idle_time, std::chrono::hours(1));
+  const PoolStats stats = agent.pool_stats();
+  EXPECT_EQ(stats.open, 25u);
+  EXPECT_EQ(sockets(), 25);
+  agent.close();
+  EXPECT_TRUE(eventually([&] { return sockets() == 0; }));
+}
+
+TEST_F(ConnectionPoolTest, AStartWithNoServerFailsWithinTheConnectTimeout) {
+  server_.stop();
+  const auto start = std::chrono::steady_clock::now();
+  try {
+    auto pool = make_pool(limits(2, 4));
+    FAIL() << "a pool opened with no server";
+  } catch (const Error& e) {
+    EXPECT_EQ(e.code(), errc::server_unreachable) << e.what();
+    EXPECT_NE(std::string(e.what()).find("minPoolSize"), std::string::npos) << e.what();
+  }
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 3s);
+}
+
+TEST(ResolveUri, RejectsBadUrisAndImpossibleLimits) {
+  const AgentOptions options;
+  for (const char* bad : {"not a uri", "mongodb://h/?minPoolSize=9&maxPoolSize=3", "mongodb://h/?maxPoolSize=0"}) {
+    try {
+      (void)resolve_uri(bad, options);
+      ADD_FAILURE() << bad;
+    } catch (const Error& e) {
+      EXPECT_EQ(e.code(), errc::invalid_argument) << bad;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace flowmetrics::mongo

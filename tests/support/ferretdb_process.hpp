@@ -1,0 +1,41 @@
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <string>
+
+namespace flowmetrics::testing {
+
+// A FerretDB server (SQLite backend) owned by one test: its own loopback port and its own
+// temporary data directory, removed when the object dies. Can be stopped, restarted on the
+// same port with the same data, and frozen with SIGSTOP.
+class FerretDbProcess {
+ public:
+  FerretDbProcess();
+  ~FerretDbProcess();
+  FerretDbProcess(const FerretDbProcess&) = delete;
+  FerretDbProcess& operator=(const FerretDbProcess&) = delete;
+
+  // Starts the server and waits until it accepts connections; throws std::runtime_error.
+  void start();
+  // SIGTERM, then SIGKILL after 5 s; waits for the process to end.
+  void stop();
+  void pause();   // SIGSTOP
+  void resume();  // SIGCONT
+
+  bool running() const { return pid_ > 0; }
+  int port() const { return port_; }
+  // mongodb://127.0.0.1:PORT/ plus `options` (e.g. "?minPoolSize=2").
+  std::string uri(const std::string& options = "") const;
+
+ private:
+  std::filesystem::path directory_;
+  int port_ = 0;
+  pid_t pid_ = -1;
+};
+
+// Picks a loopback port that is free at the moment of the call.
+int free_loopback_port();
+
+}  // namespace flowmetrics::testing

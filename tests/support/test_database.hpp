@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <bson/bson.h>
+
+namespace flowmetrics::testing {
+
+// The server integration tests use: MONGODB_URI when set, otherwise one FerretDB started
+// for this test process on first use and stopped at exit.
+std::string test_uri();
+bool using_external_server();
+
+// `base` + options, e.g. with_options(test_uri(), "minPoolSize=2&maxPoolSize=4").
+std::string with_options(const std::string& uri, const std::string& options);
+
+// A collection name no other test (or earlier run) uses.
+std::string unique_collection(const std::string& prefix);
+inline constexpr const char* kTestDatabase = "flowmetrics_test";
+
+// Independent reads through the C driver, bypassing the library under test.
+struct StoredIndex {
+  std::string name;
+  std::vector<std::string> keys;  // field names in order
+  bool unique = false;
+};
+std::vector<StoredIndex> read_indexes(const std::string& uri, const std::string& collection);
+// One stored document, as read back field by field (absent fields stay at their defaults).
+struct StoredMetric {
+  std::string source_ip, dest_ip, protocol;
+  int source_port = -1, dest_port = -1;
+  std::int64_t timestamp_ms = -1;
+  double value = 0, min = 0, max = 0;
+  std::int64_t count = 0, packets = 0, bytes = 0, flows = 0;
+};
+// Every document of the collection by `_id`; throws when two share an `_id` (impossible on a
+// correct server) or on a read error.
+std::map<std::string, StoredMetric> read_metrics(const std::string& uri, const std::string& collection);
+void drop_collection(const std::string& uri, const std::string& collection);
+
+// Sockets in state ESTABLISHED whose remote end is 127.0.0.1:port (from /proc/net/tcp),
+// i.e. the client side of every connection to that server on this machine.
+int established_connections_to(int port);
+
+}  // namespace flowmetrics::testing
+
+#include <chrono>
+#include <thread>
+
+namespace flowmetrics::testing {
+
+// Polls `condition` every 10 ms until it holds or `timeout` passes; returns its last value.
+template <typename Condition>
+bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (!condition()) {
+    if (std::chrono::steady_clock::now() > deadline) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return true;
+}
+
+}  // namespace flowmetrics::testing
