@@ -32,6 +32,11 @@ struct AgentOptions {
   // Smaller values only split calls into more commands.
   std::size_t max_batch_operations = 100'000;
   std::size_t max_batch_bytes = 48'000'000;
+  // Largest update command (the writes to keys that already exist). Unset means the
+  // server's safe limit: max_batch_operations on MongoDB, 10 on FerretDB v1, whose SQLite
+  // backend deadlocks with more than 100 update statements in flight (README, "FerretDB").
+  // options() reports the value in effect.
+  std::optional<std::size_t> max_update_batch_operations;
   // When set, create_metrics_indexes() also creates a TTL index on `timestamp` that
   // expires documents this long after their timestamp.
   std::optional<std::chrono::seconds> retention;

@@ -9,6 +9,7 @@
 #include "mongo/bulk_writer.hpp"
 #include "mongo/connection_pool.hpp"
 #include "mongo/index_manager.hpp"
+#include "mongo/server_profile.hpp"
 #include "mongo/uri.hpp"
 
 namespace flowmetrics {
@@ -51,7 +52,9 @@ class MetricsAgent::Impl {
       : resolved_(mongo::resolve_uri(uri, options)),
         target_{checked(database, "database", "/\\. \"$"), checked(collection, "collection", "$"),
                 resolved_.options.merge_policy},
-        pool_(resolved_.client_uri.get(), resolved_.options.pool, resolved_.hosts) {}
+        pool_(resolved_.client_uri.get(), resolved_.options.pool, resolved_.hosts) {
+    adapt_to_server();
+  }
 
   const AgentOptions& options() const { return resolved_.options; }
 
@@ -141,7 +144,10 @@ class MetricsAgent::Impl {
       }
       account(result, i, outcomes[document]);
     }
-    if (!result.ok()) throw UpsertError(summarize(result), std::move(result));
+    if (!result.ok()) {
+      std::string message = summarize(result);  // before `result` is moved from
+      throw UpsertError(message, std::move(result));
+    }
     return result;
   }
 
@@ -166,6 +172,20 @@ class MetricsAgent::Impl {
   }
 
  private:
+  // Learns which server this is, once, and settles the limits that depend on it.
+  void adapt_to_server() {
+    {
+      mongo::Lease lease = pool_.acquire(deadline_after(resolved_.options.connect_timeout));
+      server_ = mongo::detect_server(lease.client());
+    }
+    std::optional<std::size_t>& update_limit = resolved_.options.max_update_batch_operations;
+    if (!update_limit) {
+      update_limit = server_.is_ferretdb() ? mongo::kFerretDbUpdateBatchLimit : resolved_.options.max_batch_operations;
+    }
+    target_.max_update_operations = *update_limit;
+    if (server_.is_ferretdb()) target_.update_locks = &update_locks_;
+  }
+
   static std::string checked(std::string_view name, std::string_view what, std::string_view forbidden) {
     check_name(name, what, forbidden);
     return std::string(name);
@@ -187,6 +207,8 @@ class MetricsAgent::Impl {
   mongo::ResolvedUri resolved_;
   mongo::WriteTarget target_;
   mongo::ConnectionPool pool_;
+  mongo::ServerProfile server_;
+  mongo::KeyLockTable update_locks_;
   std::atomic<bool> closed_{false};
 };
 

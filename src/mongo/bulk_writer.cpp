@@ -88,8 +88,15 @@ class ChunkWriter {
       for (std::size_t i = 0; i < documents_.size(); ++i) {
         if (result_.outcomes[i].state == phase) operations.push_back(i);
       }
-      if (operations.empty()) continue;
-      if (auto error = run_phase(client, phase, operations)) return error;
+      const std::size_t limit = phase == DocumentState::pending_update
+                                    ? std::max<std::size_t>(target_.max_update_operations, 1)
+                                    : operations.size();
+      for (std::size_t begin = 0; begin < operations.size(); begin += limit) {
+        const std::size_t end = std::min(operations.size(), begin + limit);
+        const std::vector<std::size_t> slice(operations.begin() + static_cast<std::ptrdiff_t>(begin),
+                                             operations.begin() + static_cast<std::ptrdiff_t>(end));
+        if (auto error = run_phase(client, phase, slice)) return error;
+      }
     }
     return std::nullopt;
   }
@@ -152,6 +159,13 @@ class ChunkWriter {
     }
     if (sent.empty()) return std::nullopt;
 
+    std::optional<KeyLockTable::Guard> locked;
+    if (!inserting && target_.update_locks != nullptr) {
+      std::vector<std::uint64_t> hashes;
+      hashes.reserve(sent.size());
+      for (std::size_t i : sent) hashes.push_back(hash_key(documents_[i].key));
+      locked.emplace(*target_.update_locks, hashes);
+    }
     Reply reply;
     bson_error_t error;
     ++result_.commands;

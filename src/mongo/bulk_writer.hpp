@@ -10,6 +10,7 @@
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/upsert_result.hpp"
 #include "mongo/connection_pool.hpp"
+#include "mongo/key_locks.hpp"
 
 namespace flowmetrics::mongo {
 
@@ -17,6 +18,9 @@ struct WriteTarget {
   std::string database;
   std::string collection;
   MergePolicy policy = MergePolicy::replace;
+  std::size_t max_update_operations = 100'000;  // statements per update command
+  // When set, update commands hold their keys' stripes (servers without atomic updates).
+  KeyLockTable* update_locks = nullptr;
 };
 
 enum class DocumentState : std::uint8_t { pending_insert, pending_update, written, failed };

@@ -41,12 +41,12 @@ DriverError translate(const bson_error_t& error, std::string_view operation) {
       out.code = errc::network_error;
       out.transient = true;
       out.connection_broken = true;
-      // The driver says "Failed to send" only when writing the request failed, and
-      // "not established"/"connect" before any request existed.
+      // Only a failure to connect proves that no request left. The driver words a failed
+      // read as "Failed to send ...: Failed to read 4 bytes", so the text cannot tell a
+      // lost request from a lost reply: any other socket error may have been applied.
       out.not_sent = error.code == MONGOC_ERROR_STREAM_NOT_ESTABLISHED ||
                      error.code == MONGOC_ERROR_STREAM_CONNECT ||
-                     error.code == MONGOC_ERROR_STREAM_NAME_RESOLUTION ||
-                     std::string_view(error.message).starts_with("Failed to send");
+                     error.code == MONGOC_ERROR_STREAM_NAME_RESOLUTION;
       if (error.code == MONGOC_ERROR_STREAM_CONNECT || error.code == MONGOC_ERROR_STREAM_NAME_RESOLUTION) {
         out.code = errc::server_unreachable;
       }
