@@ -2,7 +2,8 @@
 // a fresh collection (the insert path), then the same keys again (the update path), and
 // reports the median metrics/s of each over the repetitions.
 //
-//   bench_upsert_call [--metrics N] [--repetitions R] [--policy replace|aggregate]
+//   bench_upsert_call [--metrics N] [--repetitions R] [--policy replace|aggregate] [--new-keys-only]
+//   --new-keys-only skips the update pass, which costs O(documents) per key on FerretDB.
 //   MONGODB_URI selects the server (default mongodb://127.0.0.1:27017/).
 #include <algorithm>
 #include <chrono>
@@ -39,12 +40,19 @@ std::vector<flowmetrics::Metric> make_metrics(int count, double value) {
 int main(int argc, char** argv) {
   int count = 10'000;
   int repetitions = 5;
+  bool new_keys_only = false;
   flowmetrics::AgentOptions options;
-  for (int i = 1; i + 1 < argc; i += 2) {
+  for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--metrics") count = std::atoi(argv[i + 1]);
-    if (flag == "--repetitions") repetitions = std::atoi(argv[i + 1]);
-    if (flag == "--policy") options.merge_policy = *flowmetrics::parse_merge_policy(argv[i + 1]);
+    if (flag == "--new-keys-only") {
+      new_keys_only = true;
+      continue;
+    }
+    if (i + 1 == argc) break;
+    ++i;
+    if (flag == "--metrics") count = std::atoi(argv[i]);
+    if (flag == "--repetitions") repetitions = std::atoi(argv[i]);
+    if (flag == "--policy") options.merge_policy = *flowmetrics::parse_merge_policy(argv[i]);
   }
   const char* env = std::getenv("MONGODB_URI");
   const std::string uri = env != nullptr ? env : "mongodb://127.0.0.1:27017/";
@@ -53,13 +61,14 @@ int main(int argc, char** argv) {
     const auto first = make_metrics(count, 1.0);
     const auto second = make_metrics(count, 2.0);
     for (int r = 0; r < repetitions; ++r) {
-      flowmetrics::MetricsAgent agent(uri, "flowmetrics_bench", "upsert_call_" + std::to_string(r) + "_" +
-                                                                     std::to_string(Clock::now().time_since_epoch().count()),
-                                      options);
+      flowmetrics::MetricsAgent agent(
+          uri, "flowmetrics_bench",
+          "upsert_call_" + std::to_string(r) + "_" + std::to_string(Clock::now().time_since_epoch().count()), options);
       agent.create_metrics_indexes();
       auto start = Clock::now();
       (void)agent.batch_upsert_metrics(first);
       inserts.push_back(count / std::chrono::duration<double>(Clock::now() - start).count());
+      if (new_keys_only) continue;
       start = Clock::now();
       (void)agent.batch_upsert_metrics(second);
       updates.push_back(count / std::chrono::duration<double>(Clock::now() - start).count());
@@ -69,6 +78,7 @@ int main(int argc, char** argv) {
     std::cout << "  new keys:      " << static_cast<long>(median(inserts)) << " metrics/s ["
               << static_cast<long>(*std::min_element(inserts.begin(), inserts.end())) << ", "
               << static_cast<long>(*std::max_element(inserts.begin(), inserts.end())) << "]\n";
+    if (updates.empty()) return 0;
     std::cout << "  existing keys: " << static_cast<long>(median(updates)) << " metrics/s ["
               << static_cast<long>(*std::min_element(updates.begin(), updates.end())) << ", "
               << static_cast<long>(*std::max_element(updates.begin(), updates.end())) << "]\n";

@@ -21,8 +21,8 @@ int main() {
     const flowmetrics::UpsertResult result = agent.batch_upsert_metrics(metrics);
 
     agent.close();
-    std::cout << "seed_usage: upserted " << result.written << " metric(s) into metrics_db.metrics ("
-              << result.upserted << " new document(s), " << result.matched << " updated)\n";
+    std::cout << "seed_usage: upserted " << result.written << " metric(s) into metrics_db.metrics (" << result.upserted
+              << " new document(s), " << result.matched << " updated)\n";
     return EXIT_SUCCESS;
   } catch (const flowmetrics::Error& e) {
     std::cerr << "seed_usage: " << e.what() << '\n';

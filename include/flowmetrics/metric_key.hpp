@@ -32,9 +32,7 @@ std::string encode_document_id(const MetricKey& key);
 std::uint64_t hash_key(const MetricKey& key) noexcept;
 
 struct MetricKeyHash {
-  std::size_t operator()(const MetricKey& key) const noexcept {
-    return static_cast<std::size_t>(hash_key(key));
-  }
+  std::size_t operator()(const MetricKey& key) const noexcept { return static_cast<std::size_t>(hash_key(key)); }
 };
 
 }  // namespace flowmetrics

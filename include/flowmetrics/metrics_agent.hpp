@@ -29,8 +29,7 @@ class MetricsAgent {
   // ping) and starts the pool's maintenance thread.
   // Throws Error(invalid_argument) for a bad URI or name, Error(server_unreachable) when no
   // connection can be opened within connect_timeout.
-  MetricsAgent(std::string_view uri, std::string_view database, std::string_view collection,
-               AgentOptions options = {});
+  MetricsAgent(std::string_view uri, std::string_view database, std::string_view collection, AgentOptions options = {});
   ~MetricsAgent();  // calls close()
 
   MetricsAgent(const MetricsAgent&) = delete;
@@ -49,8 +48,7 @@ class MetricsAgent {
   // and the valid ones are still written. Returns the accounting when every item was
   // written; otherwise throws UpsertError carrying the same accounting.
   UpsertResult batch_upsert_metrics(std::span<const Metric> metrics);
-  UpsertResult batch_upsert_metrics(std::span<const Metric> metrics,
-                                    std::chrono::milliseconds timeout);
+  UpsertResult batch_upsert_metrics(std::span<const Metric> metrics, std::chrono::milliseconds timeout);
 
   // The pipeline's entry point: writes already merged, already valid aggregates, one per
   // distinct key (the caller guarantees the keys are distinct). Never throws for item

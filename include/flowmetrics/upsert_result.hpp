@@ -12,7 +12,7 @@ namespace flowmetrics {
 struct ItemError {
   std::size_t index = 0;  // position in the caller's input
   errc code = errc::write_failed;
-  std::string field;      // the offending field for a rejected item; empty otherwise
+  std::string field;  // the offending field for a rejected item; empty otherwise
   std::string message;
   // True when the item may or may not have been applied (the connection broke after the
   // write was sent, or the server aborted the batch without saying how far it got). Such
@@ -28,14 +28,14 @@ struct ItemError {
 struct UpsertResult {
   std::size_t input = 0;
   std::size_t written = 0;
-  std::size_t rejected = 0;  // failed validation; never sent
-  std::size_t failed = 0;    // valid, but not (or not surely) written
-  std::size_t documents = 0; // distinct keys sent
-  std::size_t matched = 0;   // existing documents found
-  std::size_t modified = 0;  // existing documents changed
-  std::size_t upserted = 0;  // documents created
-  std::size_t batches = 0;   // bulk write commands sent, including retries
-  std::size_t retries = 0;   // attempts repeated after a transient error or key race
+  std::size_t rejected = 0;       // failed validation; never sent
+  std::size_t failed = 0;         // valid, but not (or not surely) written
+  std::size_t documents = 0;      // distinct keys sent
+  std::size_t matched = 0;        // existing documents found
+  std::size_t modified = 0;       // existing documents changed
+  std::size_t upserted = 0;       // documents created
+  std::size_t batches = 0;        // bulk write commands sent, including retries
+  std::size_t retries = 0;        // attempts repeated after a transient error or key race
   std::vector<ItemError> errors;  // one per rejected or failed item, ordered by index
 
   bool ok() const noexcept { return rejected == 0 && failed == 0; }

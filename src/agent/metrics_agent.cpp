@@ -21,8 +21,8 @@ using std::chrono::milliseconds;
 void check_name(std::string_view name, std::string_view what, std::string_view forbidden) {
   if (name.empty()) throw Error(errc::invalid_argument, std::string(what) + " name must not be empty");
   if (name.find_first_of(forbidden) != std::string_view::npos || name.find('\0') != std::string_view::npos) {
-    throw Error(errc::invalid_argument,
-                std::string(what) + " name '" + std::string(name) + "' contains one of \"" + std::string(forbidden) + "\"");
+    throw Error(errc::invalid_argument, std::string(what) + " name '" + std::string(name) + "' contains one of \"" +
+                                            std::string(forbidden) + "\"");
   }
 }
 
@@ -86,7 +86,8 @@ class MetricsAgent::Impl {
         const auto code = static_cast<errc>(e.code().value());
         if (!is_transient(code)) throw;
         if (Clock::now() + backoff >= deadline) {
-          throw Error(errc::deadline_exceeded, std::string("create indexes: deadline exceeded; last error: ") + e.what());
+          throw Error(errc::deadline_exceeded,
+                      std::string("create indexes: deadline exceeded; last error: ") + e.what());
         }
       }
       std::this_thread::sleep_for(backoff);
@@ -101,8 +102,8 @@ class MetricsAgent::Impl {
     result.documents = documents.size();
     outcomes.clear();
     outcomes.reserve(documents.size());
-    const auto ranges = mongo::plan_batches(documents, resolved_.options.max_batch_operations,
-                                            resolved_.options.max_batch_bytes);
+    const auto ranges =
+        mongo::plan_batches(documents, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes);
     for (const mongo::BatchRange& range : ranges) {
       auto chunk = documents.subspan(range.begin, range.end - range.begin);
       mongo::ChunkResult written = mongo::write_chunk(pool_, target_, chunk, deadline);
@@ -216,7 +217,9 @@ MetricsAgent::MetricsAgent(std::string_view uri, std::string_view database, std:
                            AgentOptions options)
     : impl_(std::make_unique<Impl>(uri, database, collection, options)) {}
 
-MetricsAgent::~MetricsAgent() { close(); }
+MetricsAgent::~MetricsAgent() {
+  close();
+}
 MetricsAgent::MetricsAgent(MetricsAgent&&) noexcept = default;
 MetricsAgent& MetricsAgent::operator=(MetricsAgent&& other) noexcept {
   if (this != &other) {
@@ -226,7 +229,9 @@ MetricsAgent& MetricsAgent::operator=(MetricsAgent&& other) noexcept {
   return *this;
 }
 
-void MetricsAgent::create_metrics_indexes() { impl_->create_indexes(); }
+void MetricsAgent::create_metrics_indexes() {
+  impl_->create_indexes();
+}
 
 UpsertResult MetricsAgent::batch_upsert_metrics(std::span<const Metric> metrics) {
   if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
@@ -244,14 +249,18 @@ UpsertResult MetricsAgent::upsert_aggregates(std::span<const KeyedAggregate> agg
   return impl_->upsert_aggregates(aggregates, timeout);
 }
 
-bool MetricsAgent::ping(std::optional<milliseconds> timeout) noexcept { return impl_ && impl_->ping(timeout); }
+bool MetricsAgent::ping(std::optional<milliseconds> timeout) noexcept {
+  return impl_ && impl_->ping(timeout);
+}
 
 PoolStats MetricsAgent::pool_stats() const {
   if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
   return impl_->stats();
 }
 
-const AgentOptions& MetricsAgent::options() const noexcept { return impl_->options(); }
+const AgentOptions& MetricsAgent::options() const noexcept {
+  return impl_->options();
+}
 
 void MetricsAgent::close() noexcept {
   if (impl_) impl_->close();

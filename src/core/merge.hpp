@@ -14,9 +14,9 @@ namespace flowmetrics::core {
 struct MergedBatch {
   static constexpr std::uint32_t kRejected = UINT32_MAX;
 
-  std::vector<KeyedAggregate> documents;      // one per distinct key, in first-seen order
-  std::vector<std::uint32_t> document_of_item; // input index -> documents index, or kRejected
-  std::vector<ItemError> rejected;             // ordered by input index
+  std::vector<KeyedAggregate> documents;        // one per distinct key, in first-seen order
+  std::vector<std::uint32_t> document_of_item;  // input index -> documents index, or kRejected
+  std::vector<ItemError> rejected;              // ordered by input index
 };
 
 // Validates every metric and merges those that share a key, in input order (so `last` is

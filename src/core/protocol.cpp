@@ -17,14 +17,31 @@ struct ProtocolName {
 // The IANA protocol numbers flow exporters report in practice, under the names network
 // engineers type. Any other number 0-255 is kept as its decimal text.
 constexpr std::array<ProtocolName, 17> kProtocols{{
-    {1, "ICMP"},   {2, "IGMP"},  {4, "IPIP"},  {6, "TCP"},    {17, "UDP"},    {41, "IPV6"},
-    {47, "GRE"},   {50, "ESP"},  {51, "AH"},   {58, "ICMPV6"}, {88, "EIGRP"}, {89, "OSPF"},
-    {103, "PIM"},  {112, "VRRP"}, {115, "L2TP"}, {132, "SCTP"}, {136, "UDPLITE"},
+    {1, "ICMP"},
+    {2, "IGMP"},
+    {4, "IPIP"},
+    {6, "TCP"},
+    {17, "UDP"},
+    {41, "IPV6"},
+    {47, "GRE"},
+    {50, "ESP"},
+    {51, "AH"},
+    {58, "ICMPV6"},
+    {88, "EIGRP"},
+    {89, "OSPF"},
+    {103, "PIM"},
+    {112, "VRRP"},
+    {115, "L2TP"},
+    {132, "SCTP"},
+    {136, "UDPLITE"},
 }};
 
 // Spellings that differ from the canonical name (IANA keywords and common aliases).
 constexpr std::array<std::pair<std::string_view, std::string_view>, 4> kAliases{{
-    {"IPV6-ICMP", "ICMPV6"}, {"OSPFIGP", "OSPF"}, {"IPV4", "IPIP"}, {"UDP-LITE", "UDPLITE"},
+    {"IPV6-ICMP", "ICMPV6"},
+    {"OSPFIGP", "OSPF"},
+    {"IPV4", "IPIP"},
+    {"UDP-LITE", "UDPLITE"},
 }};
 
 std::string to_upper(std::string_view text) {

@@ -53,16 +53,15 @@ std::optional<FieldError> make_metric_key(const Metric& metric, MetricKey& key) 
   if (auto error = check_port(metric.dest_port, "dest_port")) return error;
   auto protocol = normalize_protocol(metric.protocol);
   if (!protocol) {
-    return FieldError{"protocol", "'" + metric.protocol.substr(0, 32) +
-                                      "' is not a known protocol name or a number 0-255"};
+    return FieldError{"protocol",
+                      "'" + metric.protocol.substr(0, 32) + "' is not a known protocol name or a number 0-255"};
   }
   if (!std::isfinite(metric.value)) {
     return FieldError{"value", "value must be a finite number"};
   }
   const auto ms = std::chrono::floor<std::chrono::milliseconds>(metric.timestamp.time_since_epoch()).count();
   if (ms < 0 || ms > kMaxTimestampMs) {
-    return FieldError{"timestamp", "timestamp " + std::to_string(ms) +
-                                       " ms is outside 1970-01-01..9999-12-31"};
+    return FieldError{"timestamp", "timestamp " + std::to_string(ms) + " ms is outside 1970-01-01..9999-12-31"};
   }
   key.source_ip = std::move(*source_ip);
   key.dest_ip = std::move(*dest_ip);

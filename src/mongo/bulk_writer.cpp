@@ -42,8 +42,7 @@ BulkReply parse_reply(const bson_t* reply) {
   parsed.modified = read_count(reply, "nModified");
   parsed.upserted = read_count(reply, "nUpserted");
   bson_iter_t it, errors;
-  if (bson_iter_init_find(&it, reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) &&
-      bson_iter_recurse(&it, &errors)) {
+  if (bson_iter_init_find(&it, reply, "writeErrors") && BSON_ITER_HOLDS_ARRAY(&it) && bson_iter_recurse(&it, &errors)) {
     while (bson_iter_next(&errors)) {
       bson_iter_t field;
       if (!BSON_ITER_HOLDS_DOCUMENT(&errors) || !bson_iter_recurse(&errors, &field)) continue;
@@ -143,13 +142,11 @@ class ChunkWriter {
         appended = mongoc_bulk_operation_insert_with_opts(bulk.get(), build_document(doc, target_.policy).get(),
                                                           nullptr, &error);
       } else if (target_.policy == MergePolicy::replace) {
-        appended = mongoc_bulk_operation_replace_one_with_opts(bulk.get(), build_id_filter(doc).get(),
-                                                               build_update(doc, target_.policy).get(),
-                                                               upsert_opts.get(), &error);
+        appended = mongoc_bulk_operation_replace_one_with_opts(
+            bulk.get(), build_id_filter(doc).get(), build_update(doc, target_.policy).get(), upsert_opts.get(), &error);
       } else {
-        appended = mongoc_bulk_operation_update_one_with_opts(bulk.get(), build_id_filter(doc).get(),
-                                                              build_update(doc, target_.policy).get(),
-                                                              upsert_opts.get(), &error);
+        appended = mongoc_bulk_operation_update_one_with_opts(
+            bulk.get(), build_id_filter(doc).get(), build_update(doc, target_.policy).get(), upsert_opts.get(), &error);
       }
       if (appended) {
         sent.push_back(i);
@@ -200,8 +197,8 @@ class ChunkWriter {
     // MongoDB accounts for every operation of an unordered bulk: applied or a write error.
     // FerretDB v1 stops an update batch at its first failure and reports one error at
     // index 0 with no counts; then no index can be trusted.
-    const bool precise = acknowledged + static_cast<std::int64_t>(reply.write_errors.size()) ==
-                         static_cast<std::int64_t>(sent.size());
+    const bool precise =
+        acknowledged + static_cast<std::int64_t>(reply.write_errors.size()) == static_cast<std::int64_t>(sent.size());
     if (precise) {
       if (inserting) {
         result_.upserted += static_cast<std::size_t>(reply.inserted);

@@ -21,8 +21,7 @@ bool Client::ping(DriverError& error) {
   BsonPtr command(BCON_NEW("ping", BCON_INT32(1)));
   Reply reply;
   bson_error_t driver_error;
-  if (!mongoc_client_command_simple(handle_.get(), "admin", command.get(), nullptr, reply.reset(),
-                                    &driver_error)) {
+  if (!mongoc_client_command_simple(handle_.get(), "admin", command.get(), nullptr, reply.reset(), &driver_error)) {
     error = translate(driver_error, "ping");
     return false;
   }

@@ -45,7 +45,9 @@ ConnectionPool::ConnectionPool(const mongoc_uri_t* uri, PoolOptions options, std
   maintenance_thread_ = std::thread([this] { maintenance_loop(); });
 }
 
-ConnectionPool::~ConnectionPool() { close(); }
+ConnectionPool::~ConnectionPool() {
+  close();
+}
 
 std::optional<Client> ConnectionPool::open_connection(DriverError& error) {
   return Client::open(uri_.get(), error);
@@ -92,9 +94,8 @@ Lease ConnectionPool::acquire(Clock::time_point deadline) {
       return Lease(this, std::move(*client));
     }
     ++waiting_;
-    const bool woken = returned_.wait_until(lock, queue_deadline, [this] {
-      return closing_ || !idle_.empty() || open_ < options_.max_size;
-    });
+    const bool woken = returned_.wait_until(lock, queue_deadline,
+                                            [this] { return closing_ || !idle_.empty() || open_ < options_.max_size; });
     --waiting_;
     if (!woken) {
       ++counters_.wait_timeouts;
@@ -107,8 +108,8 @@ Lease ConnectionPool::acquire(Clock::time_point deadline) {
       }
       throw Error(errc::pool_wait_timeout,
                   "all " + std::to_string(options_.max_size) + " connections (maxPoolSize) stayed in use for " +
-                      std::to_string(waited) + " ms (waitQueueTimeoutMS=" +
-                      std::to_string(options_.wait_queue_timeout.count()) + ")");
+                      std::to_string(waited) +
+                      " ms (waitQueueTimeoutMS=" + std::to_string(options_.wait_queue_timeout.count()) + ")");
     }
   }
 }

@@ -87,10 +87,10 @@ class ConnectionPool {
   void release(Client client, bool broken) noexcept;
   std::optional<Client> open_connection(DriverError& error);  // called without mu_ held
   void maintenance_loop();
-  void reap_idle(std::vector<Client>& to_close);               // requires mu_
+  void reap_idle(std::vector<Client>& to_close);  // requires mu_
   void check_health();
   void replenish();
-  void record_wait(Clock::duration waited);                    // requires mu_
+  void record_wait(Clock::duration waited);  // requires mu_
 
   const UriPtr uri_;  // our own copy
   const PoolOptions options_;

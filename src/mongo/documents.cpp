@@ -5,7 +5,9 @@
 namespace flowmetrics::mongo {
 namespace {
 
-int length(const std::string& s) { return static_cast<int>(s.size()); }
+int length(const std::string& s) {
+  return static_cast<int>(s.size());
+}
 
 std::int64_t to_int64(std::uint64_t value) {
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());

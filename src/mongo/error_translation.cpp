@@ -21,8 +21,8 @@ bool contains(std::span<const std::uint32_t> codes, std::uint32_t code) {
 
 bool is_transient_server_code(std::uint32_t code) noexcept {
   // The retryable error codes of MongoDB's retryable-writes specification.
-  static constexpr std::array<std::uint32_t, 14> kRetryable{
-      6, 7, 89, 91, 189, 262, 9001, 10107, 11600, 11602, 13435, 13436, 63, 150};
+  static constexpr std::array<std::uint32_t, 14> kRetryable{6,     7,     89,    91,    189,   262, 9001,
+                                                            10107, 11600, 11602, 13435, 13436, 63,  150};
   return contains(kRetryable, code);
 }
 
@@ -44,8 +44,7 @@ DriverError translate(const bson_error_t& error, std::string_view operation) {
       // Only a failure to connect proves that no request left. The driver words a failed
       // read as "Failed to send ...: Failed to read 4 bytes", so the text cannot tell a
       // lost request from a lost reply: any other socket error may have been applied.
-      out.not_sent = error.code == MONGOC_ERROR_STREAM_NOT_ESTABLISHED ||
-                     error.code == MONGOC_ERROR_STREAM_CONNECT ||
+      out.not_sent = error.code == MONGOC_ERROR_STREAM_NOT_ESTABLISHED || error.code == MONGOC_ERROR_STREAM_CONNECT ||
                      error.code == MONGOC_ERROR_STREAM_NAME_RESOLUTION;
       if (error.code == MONGOC_ERROR_STREAM_CONNECT || error.code == MONGOC_ERROR_STREAM_NAME_RESOLUTION) {
         out.code = errc::server_unreachable;
@@ -80,6 +79,8 @@ DriverError translate(const bson_error_t& error, std::string_view operation) {
   return out;
 }
 
-void throw_error(const DriverError& error) { throw Error(error.code, error.message); }
+void throw_error(const DriverError& error) {
+  throw Error(error.code, error.message);
+}
 
 }  // namespace flowmetrics::mongo

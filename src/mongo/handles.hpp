@@ -48,11 +48,13 @@ using UriPtr = std::unique_ptr<mongoc_uri_t, HandleDeleter<mongoc_uri_t, mongoc_
 using ClientPtr = std::unique_ptr<mongoc_client_t, HandleDeleter<mongoc_client_t, mongoc_client_destroy>>;
 using CollectionPtr =
     std::unique_ptr<mongoc_collection_t, HandleDeleter<mongoc_collection_t, mongoc_collection_destroy>>;
-using BulkPtr = std::unique_ptr<mongoc_bulk_operation_t,
-                                HandleDeleter<mongoc_bulk_operation_t, mongoc_bulk_operation_destroy>>;
+using BulkPtr =
+    std::unique_ptr<mongoc_bulk_operation_t, HandleDeleter<mongoc_bulk_operation_t, mongoc_bulk_operation_destroy>>;
 using CursorPtr = std::unique_ptr<mongoc_cursor_t, HandleDeleter<mongoc_cursor_t, mongoc_cursor_destroy>>;
 
-inline BsonPtr make_bson() { return BsonPtr(bson_new()); }
+inline BsonPtr make_bson() {
+  return BsonPtr(bson_new());
+}
 
 // A bson_t on the stack that is always destroyed, for replies the driver initialises.
 class Reply {

@@ -84,7 +84,8 @@ void append_index(bson_t* indexes, int position, const IndexSpec& spec) {
   bson_t index, key;
   bson_append_document_begin(indexes, array_key.c_str(), -1, &index);
   bson_append_document_begin(&index, "key", -1, &key);
-  for (const auto& [field, direction] : spec.keys) bson_append_int32(&key, field.c_str(), -1, static_cast<int32_t>(direction));
+  for (const auto& [field, direction] : spec.keys)
+    bson_append_int32(&key, field.c_str(), -1, static_cast<int32_t>(direction));
   bson_append_document_end(&index, &key);
   BSON_APPEND_UTF8(&index, "name", spec.name.c_str());
   if (spec.unique) BSON_APPEND_BOOL(&index, "unique", true);

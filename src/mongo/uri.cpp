@@ -41,8 +41,8 @@ ResolvedUri resolve_uri(std::string_view text, const AgentOptions& options) {
   }
   if (pool.max_size == 0) throw Error(errc::invalid_argument, "maxPoolSize must be at least 1");
   if (pool.min_size > pool.max_size) {
-    throw Error(errc::invalid_argument, "minPoolSize (" + std::to_string(pool.min_size) +
-                                            ") exceeds maxPoolSize (" + std::to_string(pool.max_size) + ")");
+    throw Error(errc::invalid_argument, "minPoolSize (" + std::to_string(pool.min_size) + ") exceeds maxPoolSize (" +
+                                            std::to_string(pool.max_size) + ")");
   }
   if (pool.max_idle_time.count() <= 0) throw Error(errc::invalid_argument, "maxIdleTimeMS must be positive");
   if (pool.health_check_interval.count() <= 0) {

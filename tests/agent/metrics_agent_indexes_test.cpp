@@ -49,8 +49,8 @@ TEST(CreateMetricsIndexes, CreatesTheCompoundUniqueIndexInFieldOrder) {
                                [](const StoredIndex& i) { return i.name == "flowmetrics_key_unique"; });
   ASSERT_NE(it, indexes.end());
   EXPECT_TRUE(it->unique);
-  EXPECT_EQ(it->keys, (std::vector<std::string>{"source_ip", "dest_ip", "source_port", "dest_port", "protocol",
-                                                "timestamp"}));
+  EXPECT_EQ(it->keys,
+            (std::vector<std::string>{"source_ip", "dest_ip", "source_port", "dest_port", "protocol", "timestamp"}));
 }
 
 TEST(CreateMetricsIndexes, ASecondCallIsANoOp) {

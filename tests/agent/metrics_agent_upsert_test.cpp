@@ -38,7 +38,8 @@ class UpsertTest : public ::testing::Test {
 TEST_F(UpsertTest, TheSeedExampleWritesOneDocumentWithTheDescribedFields) {
   MetricsAgent agent(test_uri(), kTestDatabase, collection_, options_for(MergePolicy::replace));
   agent.create_metrics_indexes();
-  std::vector<Metric> metrics{{"192.168.1.1", "192.168.1.2", 8080, 80, "TCP", system_clock::time_point(milliseconds(kBaseMs)), 123.45}};
+  std::vector<Metric> metrics{
+      {"192.168.1.1", "192.168.1.2", 8080, 80, "TCP", system_clock::time_point(milliseconds(kBaseMs)), 123.45}};
   const UpsertResult result = agent.batch_upsert_metrics(metrics);
   EXPECT_EQ(result.input, 1u);
   EXPECT_EQ(result.written, 1u);

@@ -22,10 +22,14 @@ TEST(EncodeDocumentId, JoinsTheCanonicalFields) {
 TEST(EncodeDocumentId, DistinctKeysNeverCollide) {
   // Keys chosen so that naive concatenation without separators would collide.
   const std::vector<MetricKey> keys{
-      key("10.0.0.1", "10.0.0.11", 1, 2, "TCP", 5), key("10.0.0.11", "10.0.0.1", 1, 2, "TCP", 5),
-      key("10.0.0.1", "10.0.0.1", 11, 2, "TCP", 5), key("10.0.0.1", "10.0.0.1", 1, 12, "TCP", 5),
-      key("10.0.0.1", "10.0.0.1", 1, 1, "TCP", 25), key("10.0.0.1", "10.0.0.1", 1, 2, "6", 5),
-      key("::1", "::1", 1, 2, "TCP", 5),        key("::", "1::1", 1, 2, "TCP", 5),
+      key("10.0.0.1", "10.0.0.11", 1, 2, "TCP", 5),
+      key("10.0.0.11", "10.0.0.1", 1, 2, "TCP", 5),
+      key("10.0.0.1", "10.0.0.1", 11, 2, "TCP", 5),
+      key("10.0.0.1", "10.0.0.1", 1, 12, "TCP", 5),
+      key("10.0.0.1", "10.0.0.1", 1, 1, "TCP", 25),
+      key("10.0.0.1", "10.0.0.1", 1, 2, "6", 5),
+      key("::1", "::1", 1, 2, "TCP", 5),
+      key("::", "1::1", 1, 2, "TCP", 5),
   };
   std::set<std::string> ids;
   for (const auto& k : keys) ids.insert(encode_document_id(k));

@@ -12,8 +12,8 @@ using std::chrono::milliseconds;
 using std::chrono::system_clock;
 
 Metric valid_metric() {
-  return Metric{"192.168.1.1", "192.168.1.2", 8080, 80, "TCP", system_clock::time_point(milliseconds(1'700'000'000'123)),
-                123.45};
+  return Metric{
+      "192.168.1.1", "192.168.1.2", 8080, 80, "TCP", system_clock::time_point(milliseconds(1'700'000'000'123)), 123.45};
 }
 
 TEST(NormalizeIp, AcceptsIpv4AndCanonicalisesIpv6) {
@@ -65,8 +65,8 @@ TEST(MakeMetricKey, BuildsTheCanonicalKey) {
 
 TEST(MakeMetricKey, TruncatesTimestampsToMilliseconds) {
   Metric metric = valid_metric();
-  metric.timestamp = system_clock::time_point(std::chrono::duration_cast<system_clock::duration>(
-      std::chrono::microseconds(1'700'000'000'123'999)));
+  metric.timestamp = system_clock::time_point(
+      std::chrono::duration_cast<system_clock::duration>(std::chrono::microseconds(1'700'000'000'123'999)));
   MetricKey key;
   ASSERT_FALSE(make_metric_key(metric, key));
   EXPECT_EQ(key.timestamp_ms, 1'700'000'000'123);

@@ -16,7 +16,9 @@ std::vector<KeyedAggregate> items(std::size_t n) {
   return out;
 }
 
-TEST(PlanBatches, EmptyInputHasNoBatches) { EXPECT_TRUE(plan_batches({}, 10, 1000).empty()); }
+TEST(PlanBatches, EmptyInputHasNoBatches) {
+  EXPECT_TRUE(plan_batches({}, 10, 1000).empty());
+}
 
 TEST(PlanBatches, SplitsByOperationCount) {
   const auto input = items(23);
@@ -53,8 +55,12 @@ TEST(PlanBatches, DefaultsMatchTheServerLimits) {
 
 TEST(EstimatedOperationBytes, BoundsTheRealDocuments) {
   KeyedAggregate item;
-  item.key = MetricKey{"2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff", "2001:db8:aaaa:bbbb:cccc:dddd:eeee:fffe", 65535,
-                       65535, "UDPLITE", 253'402'300'799'999};
+  item.key = MetricKey{"2001:db8:aaaa:bbbb:cccc:dddd:eeee:ffff",
+                       "2001:db8:aaaa:bbbb:cccc:dddd:eeee:fffe",
+                       65535,
+                       65535,
+                       "UDPLITE",
+                       253'402'300'799'999};
   item.id = encode_document_id(item.key);
   item.aggregate.add(Metric{"", "", 0, 0, "", {}, 1.5, 10, 10, 10});
   for (auto policy : {MergePolicy::replace, MergePolicy::aggregate}) {

@@ -105,20 +105,34 @@ std::map<std::string, StoredMetric> read_metrics(const std::string& uri, const s
     bson_iter_init(&it, doc);
     while (bson_iter_next(&it)) {
       const std::string key = bson_iter_key(&it);
-      if (key == "_id" && BSON_ITER_HOLDS_UTF8(&it)) id = bson_iter_utf8(&it, nullptr);
-      else if (key == "source_ip") m.source_ip = bson_iter_utf8(&it, nullptr);
-      else if (key == "dest_ip") m.dest_ip = bson_iter_utf8(&it, nullptr);
-      else if (key == "protocol") m.protocol = bson_iter_utf8(&it, nullptr);
-      else if (key == "source_port") m.source_port = static_cast<int>(bson_iter_as_int64(&it));
-      else if (key == "dest_port") m.dest_port = static_cast<int>(bson_iter_as_int64(&it));
-      else if (key == "timestamp" && BSON_ITER_HOLDS_DATE_TIME(&it)) m.timestamp_ms = bson_iter_date_time(&it);
-      else if (key == "value") m.value = bson_iter_as_double(&it);
-      else if (key == "min") m.min = bson_iter_as_double(&it);
-      else if (key == "max") m.max = bson_iter_as_double(&it);
-      else if (key == "count") m.count = bson_iter_as_int64(&it);
-      else if (key == "packets") m.packets = bson_iter_as_int64(&it);
-      else if (key == "bytes") m.bytes = bson_iter_as_int64(&it);
-      else if (key == "flows") m.flows = bson_iter_as_int64(&it);
+      if (key == "_id" && BSON_ITER_HOLDS_UTF8(&it))
+        id = bson_iter_utf8(&it, nullptr);
+      else if (key == "source_ip")
+        m.source_ip = bson_iter_utf8(&it, nullptr);
+      else if (key == "dest_ip")
+        m.dest_ip = bson_iter_utf8(&it, nullptr);
+      else if (key == "protocol")
+        m.protocol = bson_iter_utf8(&it, nullptr);
+      else if (key == "source_port")
+        m.source_port = static_cast<int>(bson_iter_as_int64(&it));
+      else if (key == "dest_port")
+        m.dest_port = static_cast<int>(bson_iter_as_int64(&it));
+      else if (key == "timestamp" && BSON_ITER_HOLDS_DATE_TIME(&it))
+        m.timestamp_ms = bson_iter_date_time(&it);
+      else if (key == "value")
+        m.value = bson_iter_as_double(&it);
+      else if (key == "min")
+        m.min = bson_iter_as_double(&it);
+      else if (key == "max")
+        m.max = bson_iter_as_double(&it);
+      else if (key == "count")
+        m.count = bson_iter_as_int64(&it);
+      else if (key == "packets")
+        m.packets = bson_iter_as_int64(&it);
+      else if (key == "bytes")
+        m.bytes = bson_iter_as_int64(&it);
+      else if (key == "flows")
+        m.flows = bson_iter_as_int64(&it);
     }
     if (!docs.emplace(id, m).second) duplicate = id;
   }
