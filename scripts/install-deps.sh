@@ -8,7 +8,9 @@ packages=(
   build-essential cmake ninja-build pkg-config git
   libmongoc-dev libbson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
-  iproute2 procps
+  libspdlog-dev libfmt-dev libtomlplusplus-dev prometheus-cpp-dev libcli11-dev
+  libsimdjson-dev libcpp-httplib-dev
+  iproute2 procps python3
 )
 
 missing=()

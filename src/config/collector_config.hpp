@@ -1,0 +1,112 @@
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "flowmetrics/agent_options.hpp"
+
+namespace flowmetrics::config {
+
+// A configuration problem, with the key ("pipeline.writers") and, for a file, where it is.
+class ConfigError : public std::runtime_error {
+ public:
+  ConfigError(std::string key, std::string source, int line, const std::string& message);
+  const std::string& key() const noexcept { return key_; }
+  const std::string& source() const noexcept { return source_; }  // file path, "--set", "env FLOWMETRICS_..."
+  int line() const noexcept { return line_; }                      // 0 when not from a file
+
+ private:
+  std::string key_;
+  std::string source_;
+  int line_;
+};
+
+struct DatabaseConfig {
+  std::string uri = "mongodb://127.0.0.1:27017/";
+  std::string database = "metrics_db";
+  std::string collection = "metrics";
+  MergePolicy merge_policy = MergePolicy::aggregate;
+  bool create_indexes = true;
+  std::chrono::milliseconds operation_timeout{30'000};
+  std::chrono::milliseconds connect_timeout{5'000};
+  std::optional<std::chrono::seconds> retention;  // TTL; unset = keep forever
+};
+
+struct PoolConfig {
+  std::size_t max_size = 150;
+  std::size_t min_size = 25;
+  std::chrono::milliseconds max_idle_time{3'600'000};
+  std::chrono::milliseconds wait_queue_timeout{10'000};
+  std::chrono::milliseconds health_check_interval{10'000};
+};
+
+struct PipelineConfig {
+  std::chrono::seconds bucket_width{60};  // 0 keeps exact timestamps
+  std::size_t writers = 4;
+  std::size_t max_pending_keys = 200'000;  // memory bound: keys held in memory before writers take them
+  std::size_t max_batch_keys = 5'000;      // documents per upsert_aggregates call
+  std::chrono::milliseconds flush_interval{1'000};
+  std::chrono::seconds grace{5};           // lateness allowed after a bucket's end
+};
+
+struct TcpInputConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:5170";
+  std::size_t max_line_bytes = 65'536;
+  std::size_t max_connections = 1'024;
+};
+
+struct HttpInputConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:8080";  // also serves /metrics, /healthz, /readyz
+  std::size_t max_body_bytes = 16 * 1024 * 1024;
+  std::size_t threads = 8;
+};
+
+struct LogConfig {
+  std::string level = "info";  // trace, debug, info, warn, error, off
+};
+
+struct ShutdownConfig {
+  std::chrono::seconds drain_timeout{30};
+};
+
+struct CollectorConfig {
+  DatabaseConfig database;
+  PoolConfig pool;
+  PipelineConfig pipeline;
+  TcpInputConfig tcp;     // [inputs.tcp]
+  HttpInputConfig http;   // [inputs.http]
+  LogConfig log;
+  ShutdownConfig shutdown;
+
+  // The library options these settings imply.
+  AgentOptions agent_options() const;
+};
+
+// Reads a TOML file over the defaults. Unknown keys, wrong types and out-of-range values are
+// ConfigErrors naming the key, the file and the line.
+CollectorConfig load_config_file(const std::string& path);
+CollectorConfig parse_config(const std::string& toml_text, const std::string& source_name);
+
+// Applies "key=value" overrides (dotted keys as in the file: "pipeline.writers=8",
+// "inputs.tcp.listen=127.0.0.1:9000") in order. Values are parsed as TOML values when they
+// parse as such (numbers, booleans, quoted strings), otherwise taken as strings.
+void apply_overrides(CollectorConfig& config, const std::vector<std::string>& assignments, const std::string& source);
+
+// Applies the environment: MONGODB_URI (database.uri), and FLOWMETRICS_<KEY> for every key
+// with dots and nothing else replaced by '_' and upper-cased (FLOWMETRICS_PIPELINE_WRITERS,
+// FLOWMETRICS_INPUTS_TCP_LISTEN). `environment` maps variable names to values.
+void apply_environment(CollectorConfig& config, const std::map<std::string, std::string>& environment);
+
+// Every key with its current value, one "key = value" line each, in file order (for
+// `flowmetrics config check` and for logging the effective configuration). The URI's password
+// is replaced by "****".
+std::string describe(const CollectorConfig& config);
+
+}  // namespace flowmetrics::config

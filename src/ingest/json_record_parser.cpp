@@ -1,0 +1,1 @@
+// Implemented by the JSON parser work (see json_record_parser.hpp).

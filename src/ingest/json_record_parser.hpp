@@ -1,0 +1,59 @@
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <string>
+#include <string_view>
+
+#include "flowmetrics/metric.hpp"
+
+namespace flowmetrics::ingest {
+
+// Why a record was refused; the stable label used in counters ("reason" in /metrics).
+enum class RejectReason {
+  none = 0,
+  invalid_json,       // not JSON, invalid UTF-8, trailing garbage, nesting too deep
+  not_an_object,      // a JSON value that is not an object
+  missing_field,      // a required field is absent
+  wrong_type,         // a field has the wrong JSON type (e.g. a string port)
+  invalid_ip,         // source_ip / dest_ip is not an IPv4 or IPv6 address
+  invalid_port,       // not an integer 0-65535
+  invalid_protocol,   // not a known name or a number 0-255
+  invalid_timestamp,  // not RFC 3339 nor epoch seconds/milliseconds, or out of range
+  invalid_value,      // value not a finite number; counters not non-negative integers
+  line_too_long,      // over the input's max line bytes (set by inputs, never by the parser)
+};
+
+std::string_view to_string(RejectReason reason) noexcept;
+
+struct ParseResult {
+  RejectReason reason = RejectReason::none;
+  std::string message;  // for a rejection: names the field and the problem; empty otherwise
+  bool ok() const noexcept { return reason == RejectReason::none; }
+};
+
+// Parses one JSON object into `metric`:
+//   {"source_ip": "10.0.0.1", "dest_ip": "10.0.0.2", "source_port": 1234, "dest_port": 80,
+//    "protocol": "TCP" | 6, "timestamp": "2024-11-25T10:20:00.123Z" | 1732530000 | 1732530000123,
+//    "value": 1.5, "packets": 10, "bytes": 1500, "flows": 1}
+// Required: source_ip, dest_ip, source_port, dest_port, protocol, timestamp, value.
+// Optional: packets, bytes, flows (non-negative integers). Unknown fields are ignored.
+// Numeric timestamps below 100,000,000,000 are seconds (fractions allowed), larger ones
+// milliseconds; RFC 3339 strings take any offset ("Z", "+02:00") and fractional seconds.
+// Timestamps must lie in 1970-01-01 .. 2262-04-11 (what system_clock can hold).
+// Addresses, ports, protocol and value are checked as flowmetrics::make_metric_key() checks
+// them, so that a parsed metric never fails validation later.
+// Never throws; never allocates more than a small multiple of the line's size.
+ParseResult parse_json_record(std::string_view line, Metric& metric);
+
+// A request body: NDJSON (one object per line; blank lines skipped) or one JSON array of
+// objects. Calls `on_record(index, metric)` for each good record and
+// `on_reject(index, result)` for each bad one, index counting records from 0 (for NDJSON
+// the line's index among non-blank lines, for an array the element's index). A body that
+// is neither (e.g. a truncated array) yields one rejection with index 0 and reason
+// invalid_json, after any records before the damage for NDJSON. Returns the number of
+// records seen (good + bad).
+std::size_t parse_json_body(std::string_view body, const std::function<void(std::size_t, Metric&&)>& on_record,
+                            const std::function<void(std::size_t, const ParseResult&)>& on_reject);
+
+}  // namespace flowmetrics::ingest
