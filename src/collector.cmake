@@ -5,7 +5,7 @@ find_package(simdjson REQUIRED)
 find_package(spdlog REQUIRED)
 find_package(prometheus-cpp REQUIRED)
 find_package(PkgConfig REQUIRED)
-pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 
 add_library(flowmetrics_collector STATIC
   config/collector_config.cpp
@@ -16,3 +16,22 @@ target_link_libraries(flowmetrics_collector
   PUBLIC flowmetrics::flowmetrics tomlplusplus::tomlplusplus simdjson::simdjson spdlog::spdlog
          prometheus-cpp::core PkgConfig::HTTPLIB
   PRIVATE flowmetrics_warnings)
+
+# The serve/ingest machinery: pipeline, socket inputs, HTTP and metrics.
+add_library(flowmetrics_service STATIC
+  pipeline/pipeline.cpp
+  pipeline/pipeline_stats.cpp
+  ingest/socket_address.cpp
+  ingest/tcp_json_input.cpp
+  server/collector_metrics.cpp
+  server/http_server.cpp
+)
+target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector PRIVATE flowmetrics_warnings)
+
+add_library(flowmetrics_commands STATIC
+  commands/runtime.cpp
+  commands/serve.cpp
+  commands/ingest.cpp
+)
+target_link_libraries(flowmetrics_commands PUBLIC flowmetrics_service PRIVATE flowmetrics_warnings)
+target_compile_definitions(flowmetrics_commands PRIVATE FLOWMETRICS_VERSION="${PROJECT_VERSION}")

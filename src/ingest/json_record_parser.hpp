@@ -26,6 +26,10 @@ enum class RejectReason {
 
 std::string_view to_string(RejectReason reason) noexcept;
 
+// JSON nested deeper than this many objects/arrays (the record itself counts as one) is
+// rejected as invalid_json; it bounds the parser's recursion on hostile input.
+inline constexpr std::size_t kMaxJsonNesting = 64;
+
 struct ParseResult {
   RejectReason reason = RejectReason::none;
   std::string message;  // for a rejection: names the field and the problem; empty otherwise
@@ -44,6 +48,22 @@ struct ParseResult {
 // Addresses, ports, protocol and value are checked as flowmetrics::make_metric_key() checks
 // them, so that a parsed metric never fails validation later.
 // Never throws; never allocates more than a small multiple of the line's size.
+//
+// Details the example does not show:
+// - Text fields are stored as given (make_metric_key() canonicalises them); a protocol given
+//   as a JSON integer (6) is stored as its decimal text ("6").
+// - Ports, integer protocols and counters must be JSON integer literals: 80.0 or 8e1 is
+//   invalid_port (invalid_protocol, invalid_value), not wrong_type.
+// - A counter that is null counts as absent (0). Any other null is wrong_type.
+// - A required field given twice is invalid_json (which one was meant is unknowable);
+//   unknown fields may repeat.
+// - Timestamps: fractions beyond nanoseconds are truncated; numbers are read from their
+//   decimal text, so 1732530000.123 is exactly ...123 ms. RFC 3339 accepts 'T', 't' or a
+//   space between date and time; a leap second (:60) is rejected.
+// - Several problems: invalid_json wins, then the first bad field in the line, then the
+//   first missing field in the order listed above.
+// On rejection `metric` is left unchanged. Thread-safe: each thread reuses its own parser
+// and padded copy of the line (inputs over 256 KiB get buffers freed after the call).
 ParseResult parse_json_record(std::string_view line, Metric& metric);
 
 // A request body: NDJSON (one object per line; blank lines skipped) or one JSON array of
@@ -53,6 +73,13 @@ ParseResult parse_json_record(std::string_view line, Metric& metric);
 // is neither (e.g. a truncated array) yields one rejection with index 0 and reason
 // invalid_json, after any records before the damage for NDJSON. Returns the number of
 // records seen (good + bad).
+//
+// The body is an array when its first non-whitespace byte is '['. NDJSON lines end in
+// "\n" or "\r\n"; a line that is bad for any reason is rejected at its own index and the
+// lines after it are still parsed. An array body is checked as a whole first: if it is
+// not valid JSON, the only callback is that one invalid_json rejection (the function
+// returns 1) and no element is delivered. Callbacks run on the calling thread, in index
+// order, and may call these functions again.
 std::size_t parse_json_body(std::string_view body, const std::function<void(std::size_t, Metric&&)>& on_record,
                             const std::function<void(std::size_t, const ParseResult&)>& on_reject);
 

@@ -1,19 +1,15 @@
 #include "ferretdb_process.hpp"
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
-#include <sys/prctl.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <thread>
-#include <vector>
 
 namespace flowmetrics::testing {
 namespace {
@@ -70,35 +66,14 @@ FerretDbProcess::~FerretDbProcess() {
 void FerretDbProcess::start() {
   if (running()) return;
   const std::string binary = server_binary();
-  const std::string listen = "127.0.0.1:" + std::to_string(port_);
-  const std::string data = (directory_ / "data").string();
-  std::vector<std::string> args{binary, "--listen", listen, "--sqlite-dir", data, "--log-level", "error"};
-  std::vector<char*> argv;
-  for (auto& arg : args) argv.push_back(arg.data());
-  argv.push_back(nullptr);
   const std::string log = (directory_ / "ferretdb.log").string();
-  const int log_fd = ::open(log.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  const pid_t parent = ::getpid();
-  pid_ = ::fork();
-  if (pid_ == 0) {
-    // The server must not outlive a test that crashes before its destructors run.
-    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (::getppid() != parent) ::_exit(1);
-    ::dup2(log_fd, STDOUT_FILENO);
-    ::dup2(log_fd, STDERR_FILENO);
-    ::execv(binary.c_str(), argv.data());
-    ::_exit(127);
-  }
-  ::close(log_fd);
-  if (pid_ < 0) {
-    pid_ = -1;
-    throw std::runtime_error("cannot fork to start " + binary);
-  }
+  process_ = ChildProcess({binary, "--listen", "127.0.0.1:" + std::to_string(port_), "--sqlite-dir",
+                           (directory_ / "data").string(), "--log-level", "error"},
+                          log);
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (!accepts_connections(port_)) {
-    int status = 0;
-    if (::waitpid(pid_, &status, WNOHANG) == pid_) {
-      pid_ = -1;
+    if (process_.wait(std::chrono::milliseconds(0))) {
+      process_ = ChildProcess();
       throw std::runtime_error("FerretDB (" + binary + ") exited at start-up; run scripts/install-deps.sh, see " + log);
     }
     if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("FerretDB did not start in 20 s");
@@ -108,28 +83,16 @@ void FerretDbProcess::start() {
 
 void FerretDbProcess::stop() {
   if (!running()) return;
-  ::kill(pid_, SIGCONT);
-  ::kill(pid_, SIGTERM);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
-  int status = 0;
-  while (::waitpid(pid_, &status, WNOHANG) != pid_) {
-    if (std::chrono::steady_clock::now() > deadline) {
-      ::kill(pid_, SIGKILL);
-      ::waitpid(pid_, &status, 0);
-      break;
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  }
-  pid_ = -1;
+  process_.signal(SIGCONT);
+  process_.signal(SIGTERM);
+  if (!process_.wait(std::chrono::seconds(5))) process_.signal(SIGKILL);
+  process_.wait(std::chrono::seconds(5));
+  process_ = ChildProcess();
 }
 
-void FerretDbProcess::pause() {
-  if (running()) ::kill(pid_, SIGSTOP);
-}
+void FerretDbProcess::pause() { process_.signal(SIGSTOP); }
 
-void FerretDbProcess::resume() {
-  if (running()) ::kill(pid_, SIGCONT);
-}
+void FerretDbProcess::resume() { process_.signal(SIGCONT); }
 
 std::string FerretDbProcess::uri(const std::string& options) const {
   return "mongodb://127.0.0.1:" + std::to_string(port_) + "/" + options;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <string>
 
+#include "child_process.hpp"
+
 namespace flowmetrics::testing {
 
 // A FerretDB server (SQLite backend) owned by one test: its own loopback port and its own
@@ -24,7 +26,7 @@ class FerretDbProcess {
   void pause();   // SIGSTOP
   void resume();  // SIGCONT
 
-  bool running() const { return pid_ > 0; }
+  bool running() const { return process_.pid() > 0; }
   int port() const { return port_; }
   // mongodb://127.0.0.1:PORT/ plus `options` (e.g. "?minPoolSize=2").
   std::string uri(const std::string& options = "") const;
@@ -32,7 +34,7 @@ class FerretDbProcess {
  private:
   std::filesystem::path directory_;
   int port_ = 0;
-  pid_t pid_ = -1;
+  ChildProcess process_;
 };
 
 // Picks a loopback port that is free at the moment of the call.

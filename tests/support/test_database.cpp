@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <string_view>
 #include <stdexcept>
 
 #include "ferretdb_process.hpp"
@@ -28,7 +29,18 @@ SharedServer& shared() {
 
 struct ClientHandle {
   explicit ClientHandle(const std::string& uri) {
-    mongoc_init();
+    static std::once_flag once;
+    std::call_once(once, [] {
+      mongoc_init();
+      // FerretDB has no endSessions; the driver's warning about it is noise in test output.
+      mongoc_log_set_handler(
+          [](mongoc_log_level_t level, const char* domain, const char* message, void* data) {
+            if (std::string_view(message).find("endSessions") == std::string_view::npos) {
+              mongoc_log_default_handler(level, domain, message, data);
+            }
+          },
+          nullptr);
+    });
     client = mongoc_client_new(uri.c_str());
     if (client == nullptr) throw std::runtime_error("bad test URI " + uri);
     mongoc_client_set_error_api(client, MONGOC_ERROR_API_VERSION_2);

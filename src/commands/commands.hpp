@@ -1,0 +1,25 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace flowmetrics::commands {
+
+// Where the configuration comes from: defaults, then the file, then the environment
+// (MONGODB_URI, FLOWMETRICS_*), then --set flags.
+struct ConfigSources {
+  std::string file;                 // empty: defaults only
+  std::vector<std::string> overrides;  // "key=value"
+};
+
+// `flowmetrics serve`: runs until SIGTERM/SIGINT, then drains. Returns the exit code.
+int serve(const ConfigSources& sources);
+
+// `flowmetrics ingest FILE|-`: one pass of a JSON-lines file through the pipeline. Returns 0
+// only when every line was written.
+int ingest(const ConfigSources& sources, const std::string& path);
+
+// `flowmetrics config check FILE`: prints the effective configuration or the first error.
+int config_check(const ConfigSources& sources);
+
+}  // namespace flowmetrics::commands

@@ -1,0 +1,150 @@
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <thread>
+
+#include "commands/commands.hpp"
+#include "commands/runtime.hpp"
+#include "ingest/json_record_parser.hpp"
+
+namespace flowmetrics::commands {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+constexpr std::size_t kBatchRecords = 1'024;
+
+// Redraws one status line on a terminal: records read, rate, invalid lines, written.
+class ProgressLine {
+ public:
+  explicit ProgressLine(const pipeline::PipelineStats& stats) : stats_(stats), enabled_(::isatty(STDERR_FILENO)) {
+    if (enabled_) thread_ = std::thread([this] { run(); });
+  }
+  ~ProgressLine() { finish(); }
+  void finish() {
+    if (!thread_.joinable()) return;
+    done_ = true;
+    thread_.join();
+    draw();
+    std::fputc('\n', stderr);
+  }
+
+ private:
+  void run() {
+    while (!done_) {
+      std::this_thread::sleep_for(250ms);
+      draw();
+    }
+  }
+  void draw() {
+    const double seconds = std::chrono::duration<double>(Clock::now() - start_).count();
+    const auto received = stats_.received.total();
+    std::fprintf(stderr, "\r%12llu records  %10.0f rec/s  %8llu invalid  %12llu written ",
+                 static_cast<unsigned long long>(received), seconds > 0 ? static_cast<double>(received) / seconds : 0.0,
+                 static_cast<unsigned long long>(stats_.rejected.total()),
+                 static_cast<unsigned long long>(stats_.written.load()));
+    std::fflush(stderr);
+  }
+
+  const pipeline::PipelineStats& stats_;
+  const bool enabled_;
+  const Clock::time_point start_ = Clock::now();
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int ingest(const ConfigSources& sources, const std::string& path) {
+  config::CollectorConfig config;
+  try {
+    config = load_config(sources);
+  } catch (const config::ConfigError& e) {
+    std::cerr << "flowmetrics ingest: configuration: " << e.what() << '\n';
+    return 2;
+  }
+  configure_logging(config);
+  std::ifstream file;
+  if (path != "-") {
+    file.open(path);
+    if (!file) {
+      std::cerr << "flowmetrics ingest: cannot open " << path << '\n';
+      return 2;
+    }
+  }
+  std::istream& in = path == "-" ? std::cin : file;
+
+  std::unique_ptr<Runtime> runtime;
+  try {
+    runtime = std::make_unique<Runtime>(config);
+  } catch (const Error& e) {
+    std::cerr << "flowmetrics ingest: " << e.what() << '\n';
+    return 1;
+  }
+  pipeline::Pipeline& pipeline = runtime->pipeline();
+  const auto start = Clock::now();
+  {
+    ProgressLine progress(runtime->stats());
+    std::vector<Metric> batch;
+    batch.reserve(kBatchRecords);
+    std::string line;
+    const auto hand_over = [&] {
+      while (!pipeline.wait_for_capacity(1s)) {
+      }
+      pipeline.submit(batch, "ingest");
+      batch.clear();
+    };
+    while (std::getline(in, line)) {
+      if (line.size() > config.tcp.max_line_bytes) {
+        pipeline.reject("ingest", ingest::to_string(ingest::RejectReason::line_too_long));
+        continue;
+      }
+      std::string_view view(line);
+      if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
+      if (view.find_first_not_of(" \t") == std::string_view::npos) continue;
+      Metric metric;
+      const ingest::ParseResult result = ingest::parse_json_record(view, metric);
+      if (!result.ok()) {
+        pipeline.reject("ingest", ingest::to_string(result.reason));
+        continue;
+      }
+      batch.push_back(std::move(metric));
+      if (batch.size() == kBatchRecords) hand_over();
+    }
+    hand_over();
+    const bool drained = pipeline.drain(config.shutdown.drain_timeout);
+    progress.finish();
+    const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
+    const auto& stats = runtime->stats();
+    std::cerr << "flowmetrics ingest: " << runtime->summary() << " in " << seconds << " s ("
+              << static_cast<long>(static_cast<double>(stats.received.total()) / std::max(seconds, 1e-9))
+              << " records/s)\n";
+    for (const auto& [labels, n] : stats.rejected.snapshot()) {
+      std::cerr << "  rejected " << n << " (" << labels.second << ")\n";
+    }
+    runtime->agent().close();
+    const bool complete = drained && stats.rejected.total() == 0 && stats.failed.load() == 0 &&
+                          stats.written.load() == stats.accepted.load();
+    return complete ? 0 : 1;
+  }
+}
+
+int config_check(const ConfigSources& sources) {
+  try {
+    const config::CollectorConfig config = load_config(sources);
+    std::cout << config::describe(config);
+    std::cerr << "configuration OK\n";
+    return 0;
+  } catch (const config::ConfigError& e) {
+    std::cerr << "configuration error: " << e.what() << '\n';
+    return 1;
+  }
+}
+
+}  // namespace flowmetrics::commands

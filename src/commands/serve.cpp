@@ -1,0 +1,146 @@
+#include <pthread.h>
+#include <signal.h>
+
+#include <spdlog/spdlog.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdlib>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "commands/commands.hpp"
+#include "commands/runtime.hpp"
+#include "ingest/tcp_json_input.hpp"
+#include "server/http_server.hpp"
+
+namespace flowmetrics::commands {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Waits for SIGTERM/SIGINT on a thread of its own (the signals are blocked everywhere
+// else). The first one asks for a graceful stop; a second one ends the process at once.
+class SignalWatcher {
+ public:
+  SignalWatcher() {
+    sigemptyset(&signals_);
+    sigaddset(&signals_, SIGTERM);
+    sigaddset(&signals_, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals_, nullptr);  // inherited by every thread started later
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SignalWatcher() {
+    done_ = true;
+    pthread_kill(thread_.native_handle(), SIGTERM);  // wakes sigwait; ignored once done_
+    thread_.join();
+  }
+  void wait() {
+    std::unique_lock lock(mu_);
+    stop_requested_cv_.wait(lock, [this] { return stop_requested_; });
+  }
+
+ private:
+  void run() {
+    int count = 0;
+    for (;;) {
+      int signal = 0;
+      if (sigwait(&signals_, &signal) != 0 || done_) return;
+      if (++count == 1) {
+        spdlog::info("received {}: stopping inputs and draining (send it again to exit at once)", strsignal(signal));
+        std::lock_guard lock(mu_);
+        stop_requested_ = true;
+        stop_requested_cv_.notify_all();
+      } else {
+        spdlog::warn("received {} again: exiting without draining", strsignal(signal));
+        spdlog::shutdown();
+        std::_Exit(130);
+      }
+    }
+  }
+
+  sigset_t signals_;
+  std::thread thread_;
+  std::atomic<bool> done_{false};
+  std::mutex mu_;
+  std::condition_variable stop_requested_cv_;
+  bool stop_requested_ = false;
+};
+
+}  // namespace
+
+int serve(const ConfigSources& sources) {
+  SignalWatcher signals;  // first, so that every later thread has the signals blocked
+  config::CollectorConfig config;
+  try {
+    config = load_config(sources);
+  } catch (const config::ConfigError& e) {
+    spdlog::error("configuration: {}", e.what());
+    return 2;
+  }
+  configure_logging(config);
+  spdlog::info("flowmetrics {} starting: database {}.{}, {} writers, bucket {} s, policy {}", FLOWMETRICS_VERSION,
+               config.database.database, config.database.collection, config.pipeline.writers,
+               config.pipeline.bucket_width.count(), to_string(config.database.merge_policy));
+
+  std::unique_ptr<Runtime> runtime;
+  try {
+    runtime = std::make_unique<Runtime>(config);
+  } catch (const Error& e) {
+    spdlog::error("cannot start: {}", e.what());
+    return 1;
+  }
+
+  std::vector<std::unique_ptr<ingest::Input>> inputs;
+  if (config.http.enabled) {
+    inputs.push_back(std::make_unique<server::HttpServer>(
+        server::HttpServerOptions{config.http.listen, config.http.max_body_bytes, config.http.threads},
+        runtime->pipeline(), [&] { return runtime->metrics().render(); }, [&] { return runtime->readiness(); }));
+  }
+  if (config.tcp.enabled) {
+    inputs.push_back(std::make_unique<ingest::TcpJsonInput>(
+        ingest::TcpInputOptions{config.tcp.listen, config.tcp.max_line_bytes, config.tcp.max_connections},
+        runtime->pipeline()));
+  }
+  try {
+    for (auto& input : inputs) {
+      input->start();
+      spdlog::info("{} input listening on {}", input->name(), input->bound_address());
+    }
+  } catch (const std::exception& e) {
+    spdlog::error("cannot start inputs: {}", e.what());
+    for (auto& input : inputs) input->stop();
+    runtime->pipeline().drain(config.shutdown.drain_timeout);
+    return 1;
+  }
+
+  std::atomic<bool> stopping{false};
+  std::thread reporter([&] {
+    // One summary line a minute at info.
+    auto next = std::chrono::steady_clock::now() + 60s;
+    while (!stopping) {
+      std::this_thread::sleep_for(200ms);
+      if (std::chrono::steady_clock::now() >= next) {
+        spdlog::info("summary: {}", runtime->summary());
+        next += 60s;
+      }
+    }
+  });
+
+  signals.wait();
+  for (auto& input : inputs) input->stop();
+  const bool drained = runtime->pipeline().drain(config.shutdown.drain_timeout);
+  stopping = true;
+  reporter.join();
+  spdlog::info("final: {}", runtime->summary());
+  runtime->agent().close();
+  if (!drained) {
+    spdlog::error("the drain timeout ({} s) passed before everything was written", config.shutdown.drain_timeout.count());
+    return 1;
+  }
+  spdlog::info("stopped cleanly");
+  return 0;
+}
+
+}  // namespace flowmetrics::commands

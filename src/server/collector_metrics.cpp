@@ -1,0 +1,119 @@
+#include "server/collector_metrics.hpp"
+
+#include <prometheus/metric_family.h>
+#include <prometheus/text_serializer.h>
+
+#include <vector>
+
+namespace flowmetrics::server {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+MetricFamily family(std::string name, std::string help, MetricType type) {
+  return MetricFamily{std::move(name), std::move(help), type, {}};
+}
+
+void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+MetricFamily labelled(const pipeline::LabelledCounter& counter, std::string name, std::string help,
+                      const char* second_label) {
+  MetricFamily f = family(std::move(name), std::move(help), MetricType::Counter);
+  for (const auto& [labels, n] : counter.snapshot()) {
+    std::vector<ClientMetric::Label> l{{"input", labels.first}};
+    if (second_label != nullptr) l.push_back({second_label, labels.second});
+    add(f, static_cast<double>(n), std::move(l));
+  }
+  return f;
+}
+
+double load(const std::atomic<std::uint64_t>& value) { return static_cast<double>(value.load()); }
+
+}  // namespace
+
+std::string CollectorMetrics::render() const {
+  std::vector<MetricFamily> families;
+  families.push_back(labelled(stats_.received, "flowmetrics_records_received_total",
+                              "Records that reached the pipeline, valid or not.", nullptr));
+  families.push_back(labelled(stats_.rejected, "flowmetrics_records_rejected_total",
+                              "Records refused, by reason.", "reason"));
+  families.push_back(labelled(stats_.dropped, "flowmetrics_records_dropped_total",
+                              "Records an input could not take because its protocol cannot push back.", "reason"));
+
+  const auto counter = [&](const char* name, const char* help, const std::atomic<std::uint64_t>& value) {
+    MetricFamily f = family(name, help, MetricType::Counter);
+    add(f, load(value));
+    families.push_back(std::move(f));
+  };
+  const auto gauge = [&](const char* name, const char* help, double value) {
+    MetricFamily f = family(name, help, MetricType::Gauge);
+    add(f, value);
+    families.push_back(std::move(f));
+  };
+  counter("flowmetrics_records_accepted_total", "Records merged into the aggregation.", stats_.accepted);
+  counter("flowmetrics_records_written_total", "Accepted records whose aggregate was written.", stats_.written);
+  counter("flowmetrics_records_failed_total", "Accepted records whose write failed for good.", stats_.failed);
+  counter("flowmetrics_records_failed_unknown_total", "Failed records whose write may have been applied.",
+          stats_.failed_unknown);
+  counter("flowmetrics_flushes_total", "Batches of keys taken by writers.", stats_.flushes);
+  counter("flowmetrics_write_calls_total", "Bulk upsert calls made by writers.", stats_.write_calls);
+  counter("flowmetrics_write_retries_total", "Bulk upsert calls repeated after a failure.", stats_.write_retries);
+  counter("flowmetrics_documents_upserted_total", "Documents created.", stats_.documents_upserted);
+  counter("flowmetrics_documents_updated_total", "Existing documents updated.", stats_.documents_updated);
+  counter("flowmetrics_backpressure_waits_total", "Times an input waited for the pipeline to have room.",
+          stats_.backpressure_waits);
+  gauge("flowmetrics_keys_pending", "Keys aggregated in memory, not yet taken by a writer.", load(stats_.keys_pending));
+  gauge("flowmetrics_keys_in_flight", "Keys taken by writers and not yet written (the writers' queue).",
+        load(stats_.keys_in_flight));
+  gauge("flowmetrics_records_pending", "Accepted records not yet written or failed.", load(stats_.records_pending));
+
+  MetricFamily latency = family("flowmetrics_write_duration_seconds", "Duration of one bulk upsert call.",
+                                MetricType::Histogram);
+  const auto snapshot = stats_.write_latency.snapshot();
+  ClientMetric h;
+  h.histogram.sample_count = snapshot.count;
+  h.histogram.sample_sum = snapshot.sum;
+  for (std::size_t i = 0; i < pipeline::LatencyHistogram::kBounds.size(); ++i) {
+    h.histogram.bucket.push_back({snapshot.cumulative[i], pipeline::LatencyHistogram::kBounds[i]});
+  }
+  h.histogram.bucket.push_back({snapshot.cumulative.back(), std::numeric_limits<double>::infinity()});
+  latency.metric.push_back(std::move(h));
+  families.push_back(std::move(latency));
+
+  if (const auto pool = pool_stats_()) {
+    gauge("flowmetrics_pool_connections_open", "Pooled connections open.", static_cast<double>(pool->open));
+    gauge("flowmetrics_pool_connections_in_use", "Pooled connections leased.", static_cast<double>(pool->in_use));
+    gauge("flowmetrics_pool_connections_idle", "Pooled connections idle.", static_cast<double>(pool->idle));
+    gauge("flowmetrics_pool_waiters", "Callers waiting for a connection.", static_cast<double>(pool->waiting));
+    const auto pool_counter = [&](const char* name, const char* help, std::uint64_t value) {
+      MetricFamily f = family(name, help, MetricType::Counter);
+      add(f, static_cast<double>(value));
+      families.push_back(std::move(f));
+    };
+    pool_counter("flowmetrics_pool_connections_created_total", "Connections opened.", pool->created);
+    pool_counter("flowmetrics_pool_connections_closed_idle_total", "Connections closed after the idle timeout.",
+                 pool->closed_idle);
+    pool_counter("flowmetrics_pool_connections_closed_broken_total", "Connections closed after a failure.",
+                 pool->closed_broken);
+    pool_counter("flowmetrics_pool_checkouts_total", "Connections leased.", pool->checkouts);
+    pool_counter("flowmetrics_pool_wait_timeouts_total", "Leases that timed out waiting.", pool->wait_timeouts);
+    MetricFamily wait = family("flowmetrics_pool_wait_seconds_total", "Time callers spent waiting for a connection.",
+                               MetricType::Counter);
+    add(wait, std::chrono::duration<double>(pool->total_wait_time).count());
+    families.push_back(std::move(wait));
+  }
+  return prometheus::TextSerializer().Serialize(families);
+}
+
+}  // namespace flowmetrics::server

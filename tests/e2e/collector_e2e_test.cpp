@@ -1,0 +1,358 @@
+// End to end: FerretDB and `flowmetrics serve` as separate processes, a generated workload
+// over TCP and HTTP, SIGTERM, and an independent read of the collection compared with the
+// aggregates computed here from the same input.
+#include <arpa/inet.h>
+#include <httplib.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <random>
+#include <regex>
+#include <thread>
+
+#include "child_process.hpp"
+#include "ferretdb_process.hpp"
+#include "flowmetrics/metric_aggregate.hpp"
+#include "test_database.hpp"
+
+namespace flowmetrics {
+namespace {
+
+using namespace std::chrono_literals;
+using namespace flowmetrics::testing;
+
+constexpr std::int64_t kBaseMs = 1'732'530'000'000;  // 2024-11-25T10:20:00Z, a bucket boundary
+
+struct Expected {
+  double sum = 0, min = 1e300, max = -1e300;
+  std::int64_t count = 0, packets = 0, bytes = 0;
+};
+
+// Deterministic workload: `records` lines over `flows` five-tuples and 4 one-minute buckets,
+// with an invalid line every `invalid_every` lines. Values are multiples of 0.5, so sums are
+// exact in any order.
+struct Workload {
+  std::vector<std::string> lines;
+  std::vector<bool> line_is_invalid;
+  std::map<std::string, Expected> expected;  // by _id
+  std::size_t invalid = 0;
+};
+
+Workload make_workload(std::size_t records, int flows, std::size_t invalid_every, std::uint32_t seed) {
+  Workload w;
+  std::mt19937 rng(seed);
+  for (std::size_t i = 0; i < records; ++i) {
+    if (invalid_every != 0 && i % invalid_every == invalid_every - 1) {
+      static const char* kBad[] = {
+          R"({"source_ip":"10.0.0.999","dest_ip":"10.1.0.1","source_port":1,"dest_port":2,"protocol":"tcp","timestamp":1732530000,"value":1})",
+          R"({"source_ip":"10.0.0.1","dest_ip":"10.1.0.1","source_port":1,"dest_port":2,"protocol":"tcp","value":1})",
+          R"(not json at all)",
+          R"({"source_ip":"10.0.0.1","dest_ip":"10.1.0.1","source_port":70000,"dest_port":2,"protocol":"tcp","timestamp":1732530000,"value":1})",
+      };
+      w.lines.emplace_back(kBad[i % 4]);
+      w.line_is_invalid.push_back(true);
+      ++w.invalid;
+      continue;
+    }
+    const int flow = static_cast<int>(rng() % static_cast<std::uint32_t>(flows));
+    const std::int64_t ts = kBaseMs + static_cast<std::int64_t>(rng() % 240'000);  // 4 buckets
+    const double value = 0.5 * static_cast<double>(rng() % 2000);
+    const std::int64_t packets = rng() % 100, bytes = rng() % 100'000;
+    const std::string src = "10.0." + std::to_string(flow / 250) + "." + std::to_string(flow % 250);
+    const int sport = 1024 + flow % 7;
+    std::string line = R"({"source_ip":")" + src + R"(","dest_ip":"192.168.0.1","source_port":)" +
+                       std::to_string(sport) + R"(,"dest_port":443,"protocol":"tcp","timestamp":)" +
+                       std::to_string(ts) + R"(,"value":)" + std::to_string(value) + R"(,"packets":)" +
+                       std::to_string(packets) + R"(,"bytes":)" + std::to_string(bytes) + "}";
+    w.lines.push_back(std::move(line));
+    w.line_is_invalid.push_back(false);
+    const std::int64_t bucket = ts - ts % 60'000;
+    Expected& e = w.expected[src + "|192.168.0.1|" + std::to_string(sport) + "|443|TCP|" + std::to_string(bucket)];
+    e.sum += value;
+    e.min = std::min(e.min, value);
+    e.max = std::max(e.max, value);
+    ++e.count;
+    e.packets += packets;
+    e.bytes += bytes;
+  }
+  return w;
+}
+
+class Collector {
+ public:
+  Collector(const std::string& mongodb_uri, const std::string& collection, const std::string& extra_toml) {
+    dir_ = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-e2e");
+    std::filesystem::create_directories(dir_);
+    const auto config = dir_ / "flowmetrics.toml";
+    std::ofstream(config) << "[database]\nuri = \"" << mongodb_uri << "\"\ndatabase = \"" << kTestDatabase
+                          << "\"\ncollection = \"" << collection << "\"\n"
+                          << "[pool]\nmin_size = 2\nmax_size = 16\n"
+                          << "[inputs.tcp]\nlisten = \"127.0.0.1:0\"\n[inputs.http]\nlisten = \"127.0.0.1:0\"\n"
+                          << extra_toml;
+    process_ = ChildProcess({FLOWMETRICS_CLI, "serve", "--config", config.string()}, (dir_ / "agent.log").string());
+    const std::regex tcp("tcp input listening on 127\\.0\\.0\\.1:(\\d+)"), http("http input listening on 127\\.0\\.0\\.1:(\\d+)");
+    const bool up = eventually(
+        [&] {
+          const std::string log = process_.log();
+          std::smatch m;
+          if (std::regex_search(log, m, tcp)) tcp_port_ = std::stoi(m[1]);
+          if (std::regex_search(log, m, http)) http_port_ = std::stoi(m[1]);
+          return (tcp_port_ > 0 && http_port_ > 0) || !process_.running();
+        },
+        20s);
+    if (!up || tcp_port_ == 0 || http_port_ == 0) throw std::runtime_error("agent did not start:\n" + process_.log());
+  }
+  ~Collector() { std::filesystem::remove_all(dir_); }
+
+  ChildProcess& process() { return process_; }
+  int tcp_port() const { return tcp_port_; }
+  int http_port() const { return http_port_; }
+
+  // A counter's value from /metrics (summed over label sets), or -1 when unreachable.
+  double metric(const std::string& name) const {
+    httplib::Client client("127.0.0.1", http_port_);
+    auto response = client.Get("/metrics");
+    if (!response || response->status != 200) return -1;
+    double total = 0;
+    std::istringstream lines(response->body);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.rfind(name, 0) != 0) continue;
+      const char next = line.size() > name.size() ? line[name.size()] : ' ';
+      if (next != ' ' && next != '{') continue;
+      total += std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return total;
+  }
+
+ private:
+  std::filesystem::path dir_;
+  ChildProcess process_;
+  int tcp_port_ = 0, http_port_ = 0;
+};
+
+int connect_tcp(int port) {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in address{};
+  address.sin_family = AF_INET;
+  address.sin_port = htons(static_cast<std::uint16_t>(port));
+  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) throw std::runtime_error("connect");
+  return fd;
+}
+
+void send_all(int fd, const std::string& data) {
+  std::size_t sent = 0;
+  while (sent < data.size()) {
+    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+    if (n <= 0) throw std::runtime_error("send failed");
+    sent += static_cast<std::size_t>(n);
+  }
+}
+
+// Parses "key N" pairs of the agent's "final:" log line.
+std::map<std::string, std::uint64_t> final_counts(const std::string& log) {
+  std::map<std::string, std::uint64_t> counts;
+  const auto at = log.rfind("final: ");
+  if (at == std::string::npos) return counts;
+  const std::string line = log.substr(at, log.find('\n', at) - at);
+  const std::regex pair("(received|accepted|rejected|written|failed|pending|dropped) (\\d+)");
+  for (std::sregex_iterator it(line.begin(), line.end(), pair), end; it != end; ++it) {
+    counts[(*it)[1]] = std::stoull((*it)[2]);
+  }
+  return counts;
+}
+
+class CollectorE2E : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (using_external_server()) {
+      uri_ = test_uri();
+    } else {
+      server_.start();
+      uri_ = server_.uri();
+    }
+  }
+  FerretDbProcess server_;
+  std::string uri_;
+};
+
+TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddUp) {
+  const std::string collection = unique_collection("e2e");
+  // 100,000 records over 700 flows x 4 buckets (about 2,800 documents), 1 in 200 invalid.
+  const Workload w = make_workload(100'000, 700, 200, 42);
+  Collector agent(uri_, collection, "[pipeline]\nwriters = 4\n");
+
+  const auto start = std::chrono::steady_clock::now();
+  const std::size_t half = w.lines.size() / 2;
+  // First half over TCP on 4 connections; second half over HTTP, NDJSON and JSON arrays.
+  std::vector<std::thread> senders;
+  for (int c = 0; c < 4; ++c) {
+    senders.emplace_back([&, c] {
+      const int fd = connect_tcp(agent.tcp_port());
+      std::string data;
+      for (std::size_t i = static_cast<std::size_t>(c); i < half; i += 4) data += w.lines[i] + "\n";
+      send_all(fd, data);
+      ::close(fd);
+    });
+  }
+  std::size_t http_rejected = 0;
+  senders.emplace_back([&] {
+    httplib::Client client("127.0.0.1", agent.http_port());
+    client.set_read_timeout(60, 0);
+    bool as_array = false;
+    for (std::size_t begin = half; begin < w.lines.size(); begin += 1'000, as_array = !as_array) {
+      const std::size_t end = std::min(w.lines.size(), begin + 1'000);
+      std::string body = as_array ? "[" : "";
+      for (std::size_t i = begin; i < end; ++i) {
+        // In an array an invalid element would spoil the whole body, so arrays carry only
+        // good records and the invalid lines of that slice go as NDJSON separately.
+        if (as_array) {
+          if (w.line_is_invalid[i]) {
+            auto r = client.Post("/v1/metrics", w.lines[i] + "\n", "application/x-ndjson");
+            ASSERT_TRUE(r);
+            ASSERT_EQ(r->status, 400) << r->body;
+            ++http_rejected;
+            continue;
+          }
+          body += (body.size() > 1 ? "," : "") + w.lines[i];
+        } else {
+          body += w.lines[i] + "\n";
+        }
+      }
+      if (as_array) body += "]";
+      auto response = client.Post("/v1/metrics", body, as_array ? "application/json" : "application/x-ndjson");
+      ASSERT_TRUE(response);
+      ASSERT_EQ(response->status, 200) << response->body;
+      const std::smatch m = [&] {
+        std::smatch match;
+        std::regex_search(response->body, match, std::regex(R"("rejected":(\d+))"));
+        return match;
+      }();
+      http_rejected += std::stoul(m[1]);
+    }
+  });
+  for (auto& s : senders) s.join();
+
+  // Everything sent was read before the stop: wait until the agent has received it all.
+  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_received_total") == static_cast<double>(w.lines.size()); }, 60s))
+      << agent.metric("flowmetrics_records_received_total");
+  const double peak_rss_mb = static_cast<double>(agent.process().peak_rss_bytes()) / 1e6;
+  agent.process().signal(SIGTERM);
+  const auto exit_code = agent.process().wait(120s);
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  ASSERT_TRUE(exit_code) << "the agent did not stop within 120 s";
+  EXPECT_EQ(*exit_code, 0) << agent.process().log();
+  std::cout << "[ figures  ] " << w.lines.size() << " records in " << seconds << " s end to end = "
+            << static_cast<long>(static_cast<double>(w.lines.size()) / seconds) << " records/s; agent peak RSS "
+            << peak_rss_mb << " MB\n";
+
+  const auto counts = final_counts(agent.process().log());
+  EXPECT_EQ(counts.at("received"), w.lines.size());
+  EXPECT_EQ(counts.at("rejected"), w.invalid);
+  EXPECT_EQ(counts.at("accepted"), w.lines.size() - w.invalid);
+  EXPECT_EQ(counts.at("written"), w.lines.size() - w.invalid);
+  EXPECT_EQ(counts.at("failed"), 0u);
+  EXPECT_EQ(counts.at("pending"), 0u);
+  EXPECT_EQ(counts.at("dropped"), 0u);
+
+  const auto docs = read_metrics(uri_, collection);
+  EXPECT_EQ(docs.size(), w.expected.size());
+  std::size_t mismatches = 0;
+  for (const auto& [id, e] : w.expected) {
+    const auto it = docs.find(id);
+    if (it == docs.end()) {
+      ADD_FAILURE() << "missing " << id;
+      if (++mismatches > 10) break;
+      continue;
+    }
+    const StoredMetric& d = it->second;
+    if (d.value != e.sum || d.count != e.count || d.min != e.min || d.max != e.max || d.packets != e.packets ||
+        d.bytes != e.bytes) {
+      ADD_FAILURE() << id << ": stored sum " << d.value << " count " << d.count << " min " << d.min << " max " << d.max
+                    << ", expected " << e.sum << " " << e.count << " " << e.min << " " << e.max;
+      if (++mismatches > 10) break;
+    }
+  }
+}
+
+TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
+  if (using_external_server()) GTEST_SKIP() << "freezes its own FerretDB";
+  const std::string collection = unique_collection("e2e_frozen");
+  // Exact timestamps: every record is a new key, so keys pile up while nothing is written.
+  Collector agent(uri_, collection,
+                  "[pipeline]\nbucket_seconds = 0\nmax_pending_keys = 5000\nwriters = 2\nflush_interval_ms = 100\n");
+  server_.pause();
+
+  std::atomic<std::size_t> lines_sent{0};
+  std::atomic<bool> stop{false};
+  std::thread tcp_sender([&] {
+    const int fd = connect_tcp(agent.tcp_port());
+    std::size_t i = 0;
+    while (!stop) {
+      std::string data;
+      for (int k = 0; k < 100; ++k, ++i) {
+        data += R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":)" +
+                std::to_string(kBaseMs + static_cast<std::int64_t>(i)) + R"(,"value":1})" + "\n";
+      }
+      // A blocking send that stalls is the push back we want to see; give up after the test.
+      timeval timeout{0, 200'000};
+      ::setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &timeout, sizeof(timeout));
+      std::size_t sent = 0;
+      while (sent < data.size() && !stop) {
+        const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
+        if (n > 0) sent += static_cast<std::size_t>(n);
+      }
+      if (sent == data.size()) lines_sent += 100;
+    }
+    ::close(fd);
+  });
+
+  // The pipeline fills to its bound, then HTTP refuses with 503 + Retry-After...
+  httplib::Client client("127.0.0.1", agent.http_port());
+  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight") >= 5000; }, 30s));
+  auto refused = client.Post("/v1/metrics",
+                             R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1,"value":1})",
+                             "application/x-ndjson");
+  ASSERT_TRUE(refused);
+  EXPECT_EQ(refused->status, 503);
+  EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
+  // ...and TCP stops reading: once the kernel's socket buffers are full, the sender stalls.
+  EXPECT_TRUE(eventually(
+      [&] {
+        const std::size_t before = lines_sent.load();
+        std::this_thread::sleep_for(1s);
+        return lines_sent.load() == before;
+      },
+      30s))
+      << "the sender kept going while the database was frozen";
+  const double keys = agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight");
+  EXPECT_LE(keys, 5000 + 1024 * 2) << "over the bound by more than one read batch per connection";
+  const std::size_t rss = agent.process().rss_bytes();
+  EXPECT_LT(rss, 300u * 1000 * 1000) << "RSS " << rss;
+  std::cout << "[ figures  ] frozen database: " << keys << " keys held, agent RSS " << rss / 1'000'000 << " MB\n";
+
+  server_.resume();
+  stop = true;
+  tcp_sender.join();
+  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_pending") == 0; }, 120s));
+  agent.process().signal(SIGTERM);
+  const auto exit_code = agent.process().wait(120s);
+  ASSERT_TRUE(exit_code);
+  EXPECT_EQ(*exit_code, 0) << agent.process().log();
+  const auto counts = final_counts(agent.process().log());
+  EXPECT_EQ(counts.at("received"), counts.at("accepted") + counts.at("rejected"));
+  EXPECT_EQ(counts.at("accepted"), counts.at("written"));
+  EXPECT_EQ(counts.at("failed"), 0u);
+  EXPECT_EQ(read_metrics(uri_, collection).size(), counts.at("written"));
+}
+
+}  // namespace
+}  // namespace flowmetrics
