@@ -87,7 +87,8 @@ Workload make_workload(std::size_t records, int flows, std::size_t invalid_every
 
 class Collector {
  public:
-  Collector(const std::string& mongodb_uri, const std::string& collection, const std::string& extra_toml) {
+  Collector(const std::string& mongodb_uri, const std::string& collection, const std::string& extra_toml,
+            const std::vector<std::string>& overrides = {}) {
     dir_ = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-e2e");
     std::filesystem::create_directories(dir_);
     const auto config = dir_ / "flowmetrics.toml";
@@ -96,7 +97,12 @@ class Collector {
                           << "[pool]\nmin_size = 2\nmax_size = 16\n"
                           << "[inputs.tcp]\nlisten = \"127.0.0.1:0\"\n[inputs.http]\nlisten = \"127.0.0.1:0\"\n"
                           << extra_toml;
-    process_ = ChildProcess({FLOWMETRICS_CLI, "serve", "--config", config.string()}, (dir_ / "agent.log").string());
+    std::vector<std::string> argv{FLOWMETRICS_CLI, "serve", "--config", config.string()};
+    for (const auto& assignment : overrides) {
+      argv.push_back("--set");
+      argv.push_back(assignment);
+    }
+    process_ = ChildProcess(argv, (dir_ / "agent.log").string());
     const std::regex tcp("tcp input listening on 127\\.0\\.0\\.1:(\\d+)"), http("http input listening on 127\\.0\\.0\\.1:(\\d+)");
     const bool up = eventually(
         [&] {
@@ -352,6 +358,47 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
   EXPECT_EQ(counts.at("accepted"), counts.at("written"));
   EXPECT_EQ(counts.at("failed"), 0u);
   EXPECT_EQ(read_metrics(uri_, collection).size(), counts.at("written"));
+}
+
+TEST_F(CollectorE2E, HealthReadinessBodyLimitAndASecondSignal) {
+  if (using_external_server()) GTEST_SKIP() << "stops its own FerretDB";
+  const std::string collection = unique_collection("e2e_ops");
+  Collector agent(uri_, collection, "[shutdown]\ndrain_timeout_seconds = 300\n",
+                  {"inputs.http.max_body_bytes=2000", "database.operation_timeout_ms=2000"});
+  httplib::Client client("127.0.0.1", agent.http_port());
+  client.set_read_timeout(10, 0);
+  auto health = client.Get("/healthz");
+  ASSERT_TRUE(health);
+  EXPECT_EQ(health->status, 200);
+  auto ready = client.Get("/readyz");
+  ASSERT_TRUE(ready);
+  EXPECT_EQ(ready->status, 200) << ready->body;
+
+  const std::string record =
+      R"({"source_ip":"10.7.0.1","dest_ip":"10.7.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1732530000,"value":1})";
+  std::string big;
+  while (big.size() <= 2000) big += record + "\n";
+  auto too_big = client.Post("/v1/metrics", big, "application/x-ndjson");
+  ASSERT_TRUE(too_big);
+  EXPECT_EQ(too_big->status, 413);
+
+  server_.stop();
+  auto not_ready = client.Get("/readyz");
+  ASSERT_TRUE(not_ready);
+  EXPECT_EQ(not_ready->status, 503);
+  EXPECT_NE(not_ready->body.find("not ready"), std::string::npos) << not_ready->body;
+
+  // With the database gone, an accepted record cannot be written: the drain waits for it,
+  // and a second signal ends the process at once.
+  auto accepted = client.Post("/v1/metrics", record + "\n", "application/x-ndjson");
+  ASSERT_TRUE(accepted);
+  EXPECT_EQ(accepted->status, 200) << accepted->body;
+  agent.process().signal(SIGTERM);
+  EXPECT_FALSE(agent.process().wait(1s)) << "exited before the drain timeout with a record unwritten";
+  agent.process().signal(SIGTERM);
+  const auto code = agent.process().wait(5s);
+  ASSERT_TRUE(code) << "a second SIGTERM did not end the process";
+  EXPECT_EQ(*code, 130);
 }
 
 }  // namespace
