@@ -32,10 +32,13 @@ std::optional<std::string> normalize_ip(std::string_view address) {
   unsigned char raw[sizeof(in6_addr)];
   char canonical[INET6_ADDRSTRLEN];
   int family = AF_INET;
-  if (inet_pton(AF_INET, text, raw) != 1) {
-    family = AF_INET6;
-    if (inet_pton(AF_INET6, text, raw) != 1) return std::nullopt;
+  if (inet_pton(AF_INET, text, raw) == 1) {
+    // inet_pton takes only the dotted quad without leading zeros, which is already the
+    // canonical text: no need to print it again.
+    return std::string(address);
   }
+  family = AF_INET6;
+  if (inet_pton(AF_INET6, text, raw) != 1) return std::nullopt;
   if (inet_ntop(family, raw, canonical, sizeof(canonical)) == nullptr) return std::nullopt;
   return std::string(canonical);
 }

@@ -1,0 +1,381 @@
+#!/usr/bin/env python3
+"""The flowmetrics benchmark suite: flowmetrics against the described Go design and pymongo.
+
+    bench/run.py [--full] [--servers ferretdb,mongo-java-server] [--uri URI] [--repetitions R]
+
+Runs every peer on the same generated workloads against the same server, interleaved
+(repetition by repetition, peers in turn), and writes docs/benchmarks/results.md,
+results.json and PNG plots. Each figure names the server it comes from. Start it through
+scripts/bench.sh, which installs and builds what it needs.
+"""
+import argparse
+import datetime
+import json
+import os
+import platform
+import random
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TOOLS = ROOT / ".tools"
+BUILD = ROOT / "build"
+DB = "flowmetrics_bench"
+
+PEERS = {
+    "flowmetrics": [str(BUILD / "bench/peers/flowmetrics_peer")],
+    "go-fields": [str(TOOLS / "bench/peer-go"), "--filter", "fields"],
+    "go-id": [str(TOOLS / "bench/peer-go"), "--filter", "id"],
+    "pymongo-fields": [str(TOOLS / "bench-venv/bin/python"), str(ROOT / "bench/peers/python/peer.py"), "--filter",
+                       "fields"],
+}
+AGENT = "flowmetrics-agent"  # `flowmetrics ingest`, the collector's whole path
+
+# Sizes: (quick, full). FerretDB's upserts scan the collection, so it gets smaller sets.
+SIZES = {
+    "ferretdb": {"metrics": (10_000, 50_000), "keys": (2_000, 10_000), "prefill": ((0,), (0,))},
+    "mongo-java-server": {"metrics": (20_000, 200_000), "keys": (5_000, 50_000),
+                          "prefill": ((0, 100_000), (0, 100_000, 1_000_000))},
+    "external": {"metrics": (100_000, 1_000_000), "keys": (20_000, 100_000),
+                 "prefill": ((0, 100_000), (0, 100_000, 1_000_000))},
+}
+
+
+def log(message):
+    print(f"[bench {time.strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+class Server:
+    """An embedded server started through its script, or an external URI."""
+
+    def __init__(self, name, uri=None):
+        self.name = name
+        self.state = TOOLS / f"bench-{name}"
+        self.uri = uri
+        self.pid = None
+
+    def __enter__(self):
+        if self.uri:
+            return self
+        script = {"ferretdb": ROOT / "scripts/ferretdb.sh",
+                  "mongo-java-server": ROOT / "bench/servers/mongo-java-server.sh"}[self.name]
+        subprocess.run([script, "stop", self.state], check=False)
+        subprocess.run(["rm", "-rf", str(self.state)], check=True)
+        self.state.mkdir(parents=True)
+        self.uri = subprocess.run([script, "start", self.state], check=True, capture_output=True,
+                                  text=True).stdout.strip().splitlines()[-1]
+        pid_file = next(self.state.glob("*.pid"))
+        self.pid = int(pid_file.read_text().strip())
+        self.script = script
+        log(f"{self.name} at {self.uri} (pid {self.pid})")
+        return self
+
+    def __exit__(self, *exc):
+        if self.pid:
+            subprocess.run([self.script, "stop", self.state], check=False)
+
+    def cpu_seconds(self):
+        """User+system CPU the server process has used so far (None for an external server)."""
+        if not self.pid:
+            return None
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def make_workload(kind, metrics, keys, seed, directory):
+    path = directory / f"{kind}-{metrics}-{keys}-{seed}.tsv"
+    if not path.exists():
+        with open(path, "w") as out:
+            subprocess.run([sys.executable, ROOT / "bench/workloads.py", "--kind", kind, "--metrics", str(metrics),
+                            "--keys", str(keys), "--seed", str(seed)], stdout=out, check=True)
+    return path
+
+
+def as_jsonl(tsv):
+    """The same workload as JSON lines, for `flowmetrics ingest`."""
+    path = tsv.with_suffix(".jsonl")
+    if not path.exists():
+        with open(tsv) as src, open(path, "w") as out:
+            for line in src:
+                if line.startswith("#"):
+                    continue
+                s, d, sp, dp, proto, ts, value = line.rstrip("\n").split("\t")
+                out.write(f'{{"source_ip":"{s}","dest_ip":"{d}","source_port":{sp},"dest_port":{dp},'
+                          f'"protocol":"{proto}","timestamp":{ts},"value":{value}}}\n')
+    return path
+
+
+def run_peer(peer, server, workload, collection, batch, concurrency, skip_indexes=False):
+    """Runs one peer once; returns its figures, with the client's peak RSS and server CPU."""
+    if peer == AGENT:
+        command = [str(BUILD / "apps/flowmetrics"), "ingest", str(as_jsonl(workload)),
+                   "--set", f"database.uri={server.uri}", "--set", f"database.database={DB}",
+                   "--set", f"database.collection={collection}", "--set", "database.merge_policy=replace",
+                   "--set", "pipeline.bucket_seconds=0", "--set", f"pipeline.writers={min(concurrency, 9)}",
+                   "--set", f"pipeline.max_batch_keys={batch}", "--set", "log.level=warn"]
+        if skip_indexes:
+            command += ["--set", "database.create_indexes=false"]
+    else:
+        command = PEERS[peer] + ["--uri", server.uri, "--db", DB, "--collection", collection, "--workload",
+                                 str(workload), "--batch", str(batch), "--concurrency", str(concurrency)]
+        if skip_indexes:
+            command.append("--skip-indexes")
+    server_cpu = server.cpu_seconds()
+    start = time.monotonic()
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status, usage = os.wait4(process.pid, 0)
+    wall = time.monotonic() - start
+    stdout, stderr = process.stdout.read(), process.stderr.read()
+    code = os.waitstatus_to_exitcode(status)
+    if code != 0:
+        raise RuntimeError(f"{peer} failed ({code}): {stderr.strip()[-2000:]}")
+    metrics = sum(1 for line in open(workload) if not line.startswith("#"))
+    if peer == AGENT:
+        # The agent is measured from outside: all of it counts, parsing included.
+        result = {"peer": AGENT, "metrics": metrics, "seconds": wall, "p50_ms": None, "p99_ms": None,
+                  "documents_written": None, "cpu_user_s": usage.ru_utime, "cpu_sys_s": usage.ru_stime}
+    else:
+        result = json.loads(stdout.strip().splitlines()[-1])
+    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    after = server.cpu_seconds()
+    result["server_cpu_s"] = None if server_cpu is None else after - server_cpu
+    result["metrics_per_s"] = result["metrics"] / result["seconds"]
+    result["client_cpu_s_per_million"] = (result["cpu_user_s"] + result["cpu_sys_s"]) / result["metrics"] * 1e6
+    if result.get("documents_written") is not None:
+        result["documents_per_s"] = result["documents_written"] / result["seconds"]
+    return result
+
+
+def drop_collection(server, collection):
+    code = f"""
+import pymongo, sys
+pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)[sys.argv[2]].drop_collection(sys.argv[3])
+"""
+    subprocess.run([str(TOOLS / "bench-venv/bin/python"), "-c", code, server.uri, DB, collection], check=False,
+                   capture_output=True)
+
+
+def summarize(values):
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def experiment(name, server, peers, workload, batch, concurrency, repetitions, prefill=None, results=None):
+    """Runs every peer `repetitions` times, interleaved; each run on a fresh collection unless
+    `prefill` names a prefilled one. `workload` is a path, or a function (rep, peer) -> path
+    giving each run its own keys (so that runs on a prefilled collection all insert new ones)."""
+    runs = {peer: [] for peer in peers}
+    for rep in range(repetitions):
+        order = list(peers)
+        random.Random(rep).shuffle(order)  # no peer always runs first on a cold server
+        for peer in order:
+            collection = prefill or f"{name}_{peer}_{rep}".replace("-", "_")
+            if not prefill:
+                drop_collection(server, collection)
+            path = workload(rep, peer) if callable(workload) else workload
+            result = run_peer(peer, server, path, collection, batch, concurrency, skip_indexes=bool(prefill))
+            runs[peer].append(result)
+            log(f"{server.name} {name} batch={batch} conc={concurrency} {peer}: "
+                f"{result['metrics_per_s']:.0f} metrics/s, {result['client_cpu_s_per_million']:.2f} CPU s/M")
+            if not prefill:
+                drop_collection(server, collection)
+    row = {"experiment": name, "server": server.name, "batch": batch, "concurrency": concurrency,
+           "workload": workload.name if not callable(workload) else "unique (new keys per run)",
+           "prefill": prefill, "peers": {}}
+    for peer, peer_runs in runs.items():
+        row["peers"][peer] = {key: summarize([r.get(key) for r in peer_runs]) for key in
+                              ("metrics_per_s", "documents_per_s", "p50_ms", "p99_ms", "client_cpu_s_per_million",
+                               "peak_rss_mb", "server_cpu_s")}
+    results.append(row)
+    return row
+
+
+def prefill_collection(server, documents, directory):
+    """A collection holding `documents` documents written by flowmetrics (with its index)."""
+    collection = f"prefill_{documents}"
+    drop_collection(server, collection)
+    if documents:
+        workload = make_workload("unique", documents, documents, 1000 + documents, directory)
+        run_peer("flowmetrics", server, workload, collection, 10_000, 4)
+    return collection
+
+
+def machine_description():
+    model = next((line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name")),
+                 platform.processor())
+    memory = next(line.split(":", 1)[1].strip() for line in open("/proc/meminfo") if line.startswith("MemTotal"))
+    return f"{os.cpu_count()} cores ({model}), {memory} memory, {platform.platform()}"
+
+
+def fmt(summary, scale=1.0, digits=0):
+    if not summary:
+        return "-"
+    return f"{summary['median'] * scale:,.{digits}f} [{summary['min'] * scale:,.{digits}f}-{summary['max'] * scale:,.{digits}f}]"
+
+
+def write_report(results, out, args):
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "results.json").write_text(json.dumps(results, indent=1))
+    lines = [
+        "# flowmetrics benchmark results", "",
+        f"Measured {datetime.date.today().isoformat()} on {machine_description()}.",
+        f"Command: `scripts/bench.sh{' --full' if args.full else ''}` ({args.repetitions} repetitions per cell, "
+        "peers interleaved, each run on a fresh collection unless prefilled).",
+        "Cells: median [min-max] over the repetitions. Client CPU counts the peer process's own user+system time "
+        "while it writes (the agent: its whole run, parsing included). Server CPU is the server process's CPU during "
+        "the run.", "",
+    ]
+    headline = [r for r in results if r["experiment"] == "realistic"]
+    for row in headline:
+        base = row["peers"]["flowmetrics"]
+        lines += [f"## Realistic workload (Zipf flows), {row['server']}", "",
+                  f"Workload `{row['workload']}`, batch {row['batch']}, concurrency {row['concurrency']}.", "",
+                  "| peer | metrics/s | documents/s | batch p50 ms | batch p99 ms | client CPU s / M metrics | "
+                  "client peak RSS MB | server CPU s | flowmetrics speed-up | flowmetrics CPU saving |",
+                  "|---|---|---|---|---|---|---|---|---|---|"]
+        for peer, s in row["peers"].items():
+            ratio = (base["metrics_per_s"]["median"] / s["metrics_per_s"]["median"]) if s["metrics_per_s"] else None
+            cpu_ratio = (s["client_cpu_s_per_million"]["median"] / base["client_cpu_s_per_million"]["median"]
+                         if s["client_cpu_s_per_million"] else None)
+            lines.append(f"| {peer} | {fmt(s['metrics_per_s'])} | {fmt(s['documents_per_s'])} | "
+                         f"{fmt(s['p50_ms'], digits=1)} | {fmt(s['p99_ms'], digits=1)} | "
+                         f"{fmt(s['client_cpu_s_per_million'], digits=2)} | {fmt(s['peak_rss_mb'], digits=1)} | "
+                         f"{fmt(s['server_cpu_s'], digits=2)} | {ratio:.2f}x | {cpu_ratio:.2f}x |")
+        lines.append("")
+    for name, title, key in (("batch", "Throughput vs batch size", "batch"),
+                             ("concurrency", "Throughput vs concurrency", "concurrency"),
+                             ("collection_size", "Throughput vs collection size (documents before the run)",
+                              "prefill"),
+                             ("workloads", "Workload kinds", "workload"),
+                             ("agent_scale", "The agent writing N new documents (choice of default server)",
+                              "documents")):
+        rows = [r for r in results if r["experiment"] == name]
+        if not rows:
+            continue
+        lines += [f"## {title}", "", "| server | " + key + " | peer | metrics/s | client CPU s / M | p99 ms |",
+                  "|---|---|---|---|---|---|"]
+        for row in rows:
+            for peer, s in row["peers"].items():
+                lines.append(f"| {row['server']} | {row[key]} | {peer} | {fmt(s['metrics_per_s'])} | "
+                             f"{fmt(s['client_cpu_s_per_million'], digits=2)} | {fmt(s['p99_ms'], digits=1)} |")
+        lines.append("")
+    lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in sorted(out.glob("*.png"))] + [""]
+    (out / "results.md").write_text("\n".join(lines))
+    log(f"wrote {out / 'results.md'}")
+
+
+def plot(results, out):
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    def curve(name, key, filename, xlabel, logx=True):
+        rows = [r for r in results if r["experiment"] == name]
+        if not rows:
+            return
+        fig, axes = plt.subplots(1, len({r["server"] for r in rows}), figsize=(6 * len({r["server"] for r in rows}), 4),
+                                 squeeze=False)
+        for ax, server in zip(axes[0], sorted({r["server"] for r in rows})):
+            server_rows = sorted((r for r in rows if r["server"] == server), key=lambda r: r[key] or 0)
+            for peer in server_rows[0]["peers"]:
+                xs = [r[key] for r in server_rows]
+                ys = [r["peers"][peer]["metrics_per_s"]["median"] for r in server_rows]
+                lo = [r["peers"][peer]["metrics_per_s"]["min"] for r in server_rows]
+                hi = [r["peers"][peer]["metrics_per_s"]["max"] for r in server_rows]
+                ax.errorbar(xs, ys, yerr=[[y - l for y, l in zip(ys, lo)], [h - y for y, h in zip(ys, hi)]],
+                            marker="o", capsize=3, label=peer)
+            if logx:
+                ax.set_xscale("symlog" if key == "prefill" else "log")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel("metrics/s")
+            ax.set_title(server)
+            ax.grid(True, alpha=0.3)
+            ax.legend(fontsize=8)
+        fig.tight_layout()
+        fig.savefig(out / filename, dpi=110)
+        plt.close(fig)
+
+    curve("batch", "batch", "throughput_vs_batch.png", "batch size")
+    curve("concurrency", "concurrency", "throughput_vs_concurrency.png", "concurrent writers")
+    curve("collection_size", "prefill", "throughput_vs_collection_size.png", "documents before the run")
+    rows = [r for r in results if r["experiment"] == "realistic"]
+    if rows:
+        fig, axes = plt.subplots(1, len(rows), figsize=(6 * len(rows), 4), squeeze=False)
+        for ax, row in zip(axes[0], rows):
+            peers = list(row["peers"])
+            values = [row["peers"][p]["client_cpu_s_per_million"]["median"] for p in peers]
+            ax.bar(peers, values)
+            ax.set_ylabel("client CPU seconds per million metrics")
+            ax.set_title(f"realistic workload, {row['server']}")
+            ax.tick_params(axis="x", rotation=30)
+        fig.tight_layout()
+        fig.savefig(out / "cpu_per_million_metrics.png", dpi=110)
+        plt.close(fig)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--full", action="store_true", help="the long run: larger workloads and collections")
+    parser.add_argument("--servers", default="ferretdb,mongo-java-server")
+    parser.add_argument("--uri", help="also run against this server (a real MongoDB)")
+    parser.add_argument("--repetitions", type=int, default=3)
+    parser.add_argument("--out", default=str(ROOT / "docs/benchmarks"))
+    args = parser.parse_args()
+    size = 1 if args.full else 0
+    work = TOOLS / "bench-workloads"
+    work.mkdir(parents=True, exist_ok=True)
+    results = []
+    servers = [Server(name) for name in args.servers.split(",") if name]
+    if args.uri:
+        servers.append(Server("external", args.uri))
+    all_peers = ["flowmetrics", AGENT, "go-fields", "go-id", "pymongo-fields"]
+    core_peers = ["flowmetrics", "go-fields", "pymongo-fields"]
+    for server in servers:
+        sizes = SIZES[server.name]
+        metrics, keys = sizes["metrics"][size], sizes["keys"][size]
+        with server:
+            zipf = make_workload("zipf", metrics, keys, 1, work)
+            experiment("realistic", server, all_peers, zipf, 1_000, 4, args.repetitions, results=results)
+            for kind in ("unique", "update"):
+                workload = make_workload(kind, metrics, keys, 2, work)
+                row = experiment("workloads", server, core_peers, workload, 1_000, 4, args.repetitions,
+                                 results=results)
+                row["workload"] = kind
+            for batch in (100, 1_000, 10_000):
+                experiment("batch", server, core_peers, zipf, batch, 4, args.repetitions, results=results)
+            for concurrency in ((1, 4, 16) if not args.full else (1, 2, 4, 8, 16, 32)):
+                experiment("concurrency", server, core_peers, zipf, 1_000, concurrency, args.repetitions,
+                           results=results)
+            for documents in sizes["prefill"][size]:
+                if documents == 0 and server.name == "ferretdb":
+                    continue
+                collection = prefill_collection(server, documents, work)
+                per_run = min(metrics, 20_000)
+                peer_index = {peer: i for i, peer in enumerate(core_peers)}
+
+                def fresh_keys(rep, peer, per_run=per_run):
+                    return make_workload("unique", per_run, per_run, 100 + 10 * rep + peer_index[peer], work)
+
+                row = experiment("collection_size", server, core_peers, fresh_keys, 1_000, 4, args.repetitions,
+                                 prefill=collection, results=results)
+                row["prefill"] = documents
+            # The agent on this server: documents created per second as the collection grows
+            # to 10k, 100k (and 1M with --full) documents, for choosing the default server.
+            for documents in (10_000, 100_000) + ((1_000_000,) if args.full else ()):
+                unique = make_workload("unique", documents, documents, 7, work)
+                row = experiment("agent_scale", server, [AGENT], unique, 5_000, 2, 1 if documents > 100_000 else 2,
+                                 results=results)
+                row["documents"] = documents
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    plot(results, out)
+    write_report(results, out, args)
+
+
+if __name__ == "__main__":
+    main()
