@@ -39,12 +39,11 @@ def key_tuples(count, seed):
     """The first `count` distinct five-tuples of the workload seeded `seed`, as one TSV
     prefix "src<TAB>dst<TAB>sport<TAB>dport<TAB>proto" each.
 
-    Key k gets the source address 10.x.y.z from a bijection of k's low 24 bits and a source
-    port that also carries k's high bits, so any two keys differ; destination and service are
-    pseudo-random."""
+    Key k gets the source address 10.x.y.z from a bijection of k's low 24 bits and an
+    ephemeral source port hashed from that address plus k's high bits, so any two keys differ;
+    destination and service are pseudo-random."""
     rng = random.Random(seed ^ 0x5EED)
     offset = rng.randrange(KEY_SPACE)
-    port_offset = rng.randrange(64512)
     out = []
     for k in range(count):
         s = ((k % KEY_SPACE) * SCRAMBLE + offset) % KEY_SPACE
@@ -52,7 +51,7 @@ def key_tuples(count, seed):
         port, proto = SERVICES[h % len(SERVICES)]
         out.append("10.%d.%d.%d\t192.168.%d.%d\t%d\t%d\t%s" %
                    (s >> 16, (s >> 8) & 255, s & 255, (h >> 8) & 255, (h >> 16) % 254 + 1,
-                    1024 + (k // KEY_SPACE + port_offset) % 64512, port, proto))
+                    1024 + ((s * 2654435761 >> 8) + k // KEY_SPACE) % 64512, port, proto))
     return out
 
 

@@ -31,7 +31,7 @@ def main():
     out = sys.stdout
     for i in range(args.records):
         if args.invalid_every and i % args.invalid_every == args.invalid_every - 1:
-            out.write(INVALID[i % len(INVALID)] + "\n")
+            out.write(INVALID[(i // args.invalid_every) % len(INVALID)] + "\n")
             continue
         flow = rng.randrange(args.flows)
         ts = BASE_MS + rng.randrange(args.buckets * 60_000)

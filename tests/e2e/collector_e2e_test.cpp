@@ -56,7 +56,7 @@ Workload make_workload(std::size_t records, int flows, std::size_t invalid_every
           R"(not json at all)",
           R"({"source_ip":"10.0.0.1","dest_ip":"10.1.0.1","source_port":70000,"dest_port":2,"protocol":"tcp","timestamp":1732530000,"value":1})",
       };
-      w.lines.emplace_back(kBad[i % 4]);
+      w.lines.emplace_back(kBad[(i / invalid_every) % 4]);
       w.line_is_invalid.push_back(true);
       ++w.invalid;
       continue;
@@ -399,6 +399,60 @@ TEST_F(CollectorE2E, HealthReadinessBodyLimitAndASecondSignal) {
   const auto code = agent.process().wait(5s);
   ASSERT_TRUE(code) << "a second SIGTERM did not end the process";
   EXPECT_EQ(*code, 130);
+}
+
+TEST_F(CollectorE2E, IngestLoadsAFileAndItsExitCodeSaysWhetherEverythingWasWritten) {
+  const auto dir = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-ingest");
+  std::filesystem::create_directories(dir);
+  const Workload w = make_workload(5'000, 100, 0, 7);
+  const Workload bad = make_workload(1'000, 100, 10, 8);
+  std::ofstream(dir / "good.jsonl") << [&] {
+    std::string text;
+    for (const auto& line : w.lines) text += line + "\n";
+    return text;
+  }();
+  std::ofstream(dir / "bad.jsonl") << [&] {
+    std::string text;
+    for (const auto& line : bad.lines) text += line + "\n";
+    return text;
+  }();
+  const auto run = [&](const std::string& file, const std::string& collection) {
+    ChildProcess ingest({FLOWMETRICS_CLI, "ingest", (dir / file).string(), "--set", "database.uri=" + uri_, "--set",
+                         std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection},
+                        (dir / (file + ".log")).string());
+    const auto code = ingest.wait(120s);
+    return std::make_pair(code.value_or(-1), ingest.log());
+  };
+  const std::string good_collection = unique_collection("ingest_good");
+  const auto [good_code, good_log] = run("good.jsonl", good_collection);
+  EXPECT_EQ(good_code, 0) << good_log;
+  EXPECT_NE(good_log.find("written 5000"), std::string::npos) << good_log;
+  const auto docs = read_metrics(uri_, good_collection);
+  EXPECT_EQ(docs.size(), w.expected.size());
+  for (const auto& [id, e] : w.expected) {
+    ASSERT_TRUE(docs.count(id)) << id;
+    EXPECT_EQ(docs.at(id).value, e.sum) << id;
+    EXPECT_EQ(docs.at(id).count, e.count) << id;
+  }
+
+  const auto [bad_code, bad_log] = run("bad.jsonl", unique_collection("ingest_bad"));
+  EXPECT_EQ(bad_code, 1) << bad_log;
+  EXPECT_NE(bad_log.find("rejected 100"), std::string::npos) << bad_log;
+  EXPECT_NE(bad_log.find("invalid_ip"), std::string::npos) << bad_log;
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigCheck, NamesTheKeyAndLineOfABadValue) {
+  const auto dir = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-config");
+  std::filesystem::create_directories(dir);
+  std::ofstream(dir / "bad.toml") << "[pipeline]\nbucket_seconds = 60\nwriters = 0\n";
+  ChildProcess check({FLOWMETRICS_CLI, "config", "check", (dir / "bad.toml").string()}, (dir / "check.log").string());
+  EXPECT_EQ(check.wait(10s).value_or(-1), 1);
+  EXPECT_NE(check.log().find("bad.toml:3"), std::string::npos) << check.log();
+  EXPECT_NE(check.log().find("pipeline.writers"), std::string::npos) << check.log();
+  ChildProcess example({FLOWMETRICS_CLI, "config", "check", FLOWMETRICS_EXAMPLE_CONFIG}, (dir / "example.log").string());
+  EXPECT_EQ(example.wait(10s).value_or(-1), 0) << example.log();
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace
