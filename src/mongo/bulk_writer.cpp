@@ -194,14 +194,17 @@ class ChunkWriter {
 
   void apply_reply(const BulkReply& reply, const std::vector<std::size_t>& sent, bool inserting) {
     const std::int64_t acknowledged = inserting ? reply.inserted : reply.matched + reply.upserted;
+    const auto errors = static_cast<std::int64_t>(reply.write_errors.size());
     // MongoDB accounts for every operation of an unordered bulk: applied or a write error.
     // FerretDB v1 stops an update batch at its first failure and reports one error at
-    // index 0 with no counts; then no index can be trusted.
-    const bool precise =
-        acknowledged + static_cast<std::int64_t>(reply.write_errors.size()) == static_cast<std::int64_t>(sent.size());
+    // index 0 with no counts: a reply that accounts for fewer operations than were sent
+    // means the server stopped early, and then no index can be trusted. One that accounts
+    // for more is trusted per index: mongo-java-server counts every document it was sent
+    // as inserted, duplicates included.
+    const bool precise = acknowledged + errors >= static_cast<std::int64_t>(sent.size());
     if (precise) {
       if (inserting) {
-        result_.upserted += static_cast<std::size_t>(reply.inserted);
+        result_.upserted += sent.size() - reply.write_errors.size();
       } else {
         result_.matched += static_cast<std::size_t>(reply.matched);
         result_.modified += static_cast<std::size_t>(reply.modified);

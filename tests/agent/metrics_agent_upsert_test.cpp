@@ -185,7 +185,11 @@ TEST_F(UpsertTest, EightThreadsOnOverlappingKeysAggregate) {
         std::vector<Metric> metrics;
         // Each thread walks the keys from a different starting point so that creations race.
         for (int k = 0; k < kKeys; ++k) metrics.push_back(flow((k + t * 37) % kKeys, 1.0 + t));
-        written += agent.batch_upsert_metrics(metrics).written;
+        try {
+          written += agent.batch_upsert_metrics(metrics).written;
+        } catch (const Error& e) {
+          ADD_FAILURE() << "thread " << t << ": " << e.what();
+        }
       }
     });
   }
@@ -214,7 +218,11 @@ TEST_F(UpsertTest, EightThreadsOnOverlappingKeysReplace) {
         const int key = (k + t * 37) % kKeys;
         metrics.push_back(flow(key, key * 2.0));  // every thread writes the same value per key
       }
-      (void)agent.batch_upsert_metrics(metrics);
+      try {
+        (void)agent.batch_upsert_metrics(metrics);
+      } catch (const Error& e) {
+        ADD_FAILURE() << "thread " << t << ": " << e.what();
+      }
     });
   }
   for (auto& thread : threads) thread.join();
