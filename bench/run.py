@@ -37,7 +37,7 @@ RUN_TIMEOUT_S = 180  # one peer run; past it the run counts as failed  # `flowme
 
 # Sizes on the index-backed servers: (quick, full). FerretDB's are in run_ferretdb().
 SIZES = {
-    "mongo-java-server": {"metrics": (20_000, 200_000), "keys": (5_000, 50_000),
+    "mongo-java-server": {"metrics": (10_000, 200_000), "keys": (2_500, 50_000),
                           "prefill": ((0, 100_000), (0, 100_000, 1_000_000))},
     "external": {"metrics": (100_000, 1_000_000), "keys": (20_000, 100_000),
                  "prefill": ((0, 100_000), (0, 100_000, 1_000_000))},
@@ -222,6 +222,16 @@ def prefill_collection(server, documents, directory):
     if documents:
         workload = make_workload("unique", documents, documents, 1000 + documents, directory)
         run_peer("flowmetrics", server, workload, collection, 10_000, 4)
+    else:
+        # An empty collection with the same unique index, so that every size is measured
+        # with the index the peers' filters rely on.
+        code = """
+import pymongo, sys
+c = pymongo.MongoClient(sys.argv[1], serverSelectionTimeoutMS=5000)[sys.argv[2]][sys.argv[3]]
+c.create_index([(f, 1) for f in ("source_ip", "dest_ip", "source_port", "dest_port", "protocol", "timestamp")],
+               unique=True, name="flowmetrics_key_unique")
+"""
+        subprocess.run([str(TOOLS / "bench-venv/bin/python"), "-c", code, server.uri, DB, collection], check=True)
     return collection
 
 
@@ -384,7 +394,7 @@ def run_indexed(server, args, size, work, results):
     for concurrency in ((1, 4, 16) if not args.full else (1, 2, 4, 8, 16, 32)):
         experiment("concurrency", server, core_peers, zipf, 1_000, concurrency, args.repetitions, results=results)
     peer_index = {peer: i for i, peer in enumerate(core_peers)}
-    per_run = min(metrics, 20_000)
+    per_run = min(metrics, 10_000)
     for documents in sizes["prefill"][size]:
         collection = prefill_collection(server, documents, work)
 
