@@ -254,8 +254,9 @@ def write_report(results, out, args):
     lines = [
         "# flowmetrics benchmark results", "",
         f"Measured {datetime.date.today().isoformat()} on {machine_description()}.",
-        f"Command: `scripts/bench.sh{' --full' if args.full else ''}` ({args.repetitions} repetitions per cell, "
-        "peers interleaved, each run on a fresh collection unless prefilled).",
+        f"Command: `scripts/bench.sh{' --full' if args.full else ''}` ({args.repetitions} repetitions for the "
+        f"realistic workload, {max(2, args.repetitions - 1)} for the sweeps, 2 for the agent below 100k documents "
+        "and 1 from 100k; peers interleaved; each run on a fresh collection unless prefilled).",
         "Cells: median [min-max] over the repetitions. Client CPU counts the peer process's own user+system time "
         "while it writes (the agent: its whole run, parsing included). Server CPU is the server process's CPU during "
         "the run.", "",
@@ -360,7 +361,7 @@ def agent_scale(server, args, work, results):
     """The agent writing 10k, 100k (and 1M with --full) new documents: the default-server choice."""
     for documents in (10_000, 100_000) + ((1_000_000,) if args.full else ()):
         unique = make_workload("unique", documents, documents, 7, work)
-        row = experiment("agent_scale", server, [AGENT], unique, 5_000, 2, 1 if documents > 100_000 else 2,
+        row = experiment("agent_scale", server, [AGENT], unique, 5_000, 2, 1 if documents >= 100_000 else 2,
                          results=results)
         row["documents"] = documents
 
@@ -385,14 +386,17 @@ def run_indexed(server, args, size, work, results):
     core_peers = ["flowmetrics", "go-fields", "pymongo-fields"]
     zipf = make_workload("zipf", metrics, keys, 1, work)
     experiment("realistic", server, all_peers, zipf, 1_000, 4, args.repetitions, results=results)
+    # The sweeps get one repetition fewer than the headline (at least 2), to keep the quick
+    # suite under 10 minutes.
+    sweep_reps = max(2, args.repetitions - 1)
     for kind in ("unique", "update"):
         row = experiment("workloads", server, core_peers, make_workload(kind, metrics, keys, 2, work), 1_000, 4,
-                         args.repetitions, results=results)
+                         sweep_reps, results=results)
         row["workload"] = kind
     for batch in (100, 1_000, 10_000):
-        experiment("batch", server, core_peers, zipf, batch, 4, args.repetitions, results=results)
+        experiment("batch", server, core_peers, zipf, batch, 4, sweep_reps, results=results)
     for concurrency in ((1, 4, 16) if not args.full else (1, 2, 4, 8, 16, 32)):
-        experiment("concurrency", server, core_peers, zipf, 1_000, concurrency, args.repetitions, results=results)
+        experiment("concurrency", server, core_peers, zipf, 1_000, concurrency, sweep_reps, results=results)
     peer_index = {peer: i for i, peer in enumerate(core_peers)}
     per_run = min(metrics, 10_000)
     for documents in sizes["prefill"][size]:
@@ -401,7 +405,7 @@ def run_indexed(server, args, size, work, results):
         def fresh_keys(rep, peer):
             return make_workload("unique", per_run, per_run, 100 + 10 * rep + peer_index[peer], work)
 
-        row = experiment("collection_size", server, core_peers, fresh_keys, 1_000, 4, args.repetitions,
+        row = experiment("collection_size", server, core_peers, fresh_keys, 1_000, 4, sweep_reps,
                          prefill=collection, results=results)
         row["prefill"] = documents
     agent_scale(server, args, work, results)

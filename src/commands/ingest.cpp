@@ -118,7 +118,9 @@ int ingest(const ConfigSources& sources, const std::string& path) {
       if (batch.size() == kBatchRecords) hand_over();
     }
     hand_over();
-    const bool drained = pipeline.drain(config.shutdown.drain_timeout);
+    // A one-shot load waits for its last write however long it takes: the drain timeout is
+    // for a service that is being stopped, not for a job that is finishing.
+    const bool drained = pipeline.drain(std::chrono::hours(24 * 365));
     progress.finish();
     const double seconds = std::chrono::duration<double>(Clock::now() - start).count();
     const auto& stats = runtime->stats();

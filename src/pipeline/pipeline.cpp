@@ -196,8 +196,11 @@ void Pipeline::write_with_retry(std::vector<KeyedAggregate>& batch) {
         if (next_error < result.errors.size() && result.errors[next_error].index == i) error = &result.errors[next_error++];
         if (error == nullptr) {
           settle(chunk[i], true, false);
-        } else if (error->outcome_unknown || !retryable(error->code) || abandon_) {
+        } else if (error->outcome_unknown || !retryable(error->code)) {
           settle(chunk[i], false, error->outcome_unknown);
+        } else if (abandon_) {
+          abandoned_records_ += chunk[i].aggregate.count;
+          settle(chunk[i], false, false);
         } else {
           again.push_back(std::move(chunk[i]));
         }
@@ -242,19 +245,18 @@ bool Pipeline::drain(milliseconds timeout) {
   }
   watchdog.join();
   // Whatever abandoned writers left in the maps is counted as failed, so the books balance.
-  bool complete = true;
   for (auto& partition : partitions_) {
     std::lock_guard lock(partition->mu);
     for (auto& [key, entry] : partition->entries) {
       stats_.failed += entry.aggregate.count;
+      abandoned_records_ += entry.aggregate.count;
       stats_.records_pending -= entry.aggregate.count;
       --stats_.keys_pending;
-      complete = false;
     }
     partition->entries.clear();
   }
   capacity_.notify_all();
-  return complete && !abandon_;
+  return abandoned_records_.load() == 0;
 }
 
 }  // namespace flowmetrics::pipeline

@@ -57,7 +57,8 @@ class Pipeline final : public RecordSink {
 
   // Writes everything pending and stops the writers. Returns true when every accepted record
   // was written or failed for good within `timeout`; otherwise gives up on the rest (counted
-  // as failed) and returns false. Call once, after the inputs stopped.
+  // as failed) and returns false. Call once, after the inputs stopped. A write already under
+  // way when the timeout passes is let finish (it is bounded by the agent's deadline).
   bool drain(std::chrono::milliseconds timeout);
 
   const PipelineOptions& options() const noexcept { return options_; }
@@ -89,6 +90,7 @@ class Pipeline final : public RecordSink {
   std::atomic<std::int64_t> watermark_ms_{INT64_MIN};  // newest bucketed timestamp seen
   std::atomic<bool> draining_{false};
   std::atomic<bool> abandon_{false};
+  std::atomic<std::uint64_t> abandoned_records_{0};  // failed only because the drain gave up
   std::mutex capacity_mu_;
   std::condition_variable capacity_;
 };
