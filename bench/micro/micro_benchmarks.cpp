@@ -17,9 +17,16 @@ namespace {
 using namespace flowmetrics;
 
 Metric sample(int i) {
-  return Metric{"10.0." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256), "192.168.1.1",
-                1024 + i % 60000, 443, "tcp",
-                std::chrono::system_clock::time_point(std::chrono::milliseconds(1'732'530'000'000)), 1.5, 10, 1500, 1};
+  return Metric{"10.0." + std::to_string(i / 256 % 256) + "." + std::to_string(i % 256),
+                "192.168.1.1",
+                1024 + i % 60000,
+                443,
+                "tcp",
+                std::chrono::system_clock::time_point(std::chrono::milliseconds(1'732'530'000'000)),
+                1.5,
+                10,
+                1500,
+                1};
 }
 
 KeyedAggregate keyed(int i) {

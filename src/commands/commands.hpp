@@ -8,7 +8,7 @@ namespace flowmetrics::commands {
 // Where the configuration comes from: defaults, then the file, then the environment
 // (MONGODB_URI, FLOWMETRICS_*), then --set flags.
 struct ConfigSources {
-  std::string file;                 // empty: defaults only
+  std::string file;                    // empty: defaults only
   std::vector<std::string> overrides;  // "key=value"
 };
 

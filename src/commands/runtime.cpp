@@ -37,7 +37,8 @@ pipeline::PipelineOptions pipeline_options(const config::PipelineConfig& c) {
 }  // namespace
 
 config::CollectorConfig load_config(const ConfigSources& sources) {
-  config::CollectorConfig config = sources.file.empty() ? config::CollectorConfig{} : config::load_config_file(sources.file);
+  config::CollectorConfig config =
+      sources.file.empty() ? config::CollectorConfig{} : config::load_config_file(sources.file);
   config::apply_environment(config, environment());
   config::apply_overrides(config, sources.overrides, "--set");
   return config;
@@ -66,12 +67,12 @@ std::optional<std::string> Runtime::readiness() {
 }
 
 std::string Runtime::summary() const {
-  return "received " + std::to_string(stats_.received.total()) + ", accepted " + std::to_string(stats_.accepted.load()) +
-         ", rejected " + std::to_string(stats_.rejected.total()) + ", written " + std::to_string(stats_.written.load()) +
-         ", failed " + std::to_string(stats_.failed.load()) + ", pending " +
-         std::to_string(stats_.records_pending.load()) + " records in " + std::to_string(stats_.keys_pending.load()) +
-         " keys, dropped " + std::to_string(stats_.dropped.total()) + "; documents created " +
-         std::to_string(stats_.documents_upserted.load()) + ", updated " +
+  return "received " + std::to_string(stats_.received.total()) + ", accepted " +
+         std::to_string(stats_.accepted.load()) + ", rejected " + std::to_string(stats_.rejected.total()) +
+         ", written " + std::to_string(stats_.written.load()) + ", failed " + std::to_string(stats_.failed.load()) +
+         ", pending " + std::to_string(stats_.records_pending.load()) + " records in " +
+         std::to_string(stats_.keys_pending.load()) + " keys, dropped " + std::to_string(stats_.dropped.total()) +
+         "; documents created " + std::to_string(stats_.documents_upserted.load()) + ", updated " +
          std::to_string(stats_.documents_updated.load());
 }
 

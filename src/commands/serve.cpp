@@ -136,7 +136,8 @@ int serve(const ConfigSources& sources) {
   spdlog::info("final: {}", runtime->summary());
   runtime->agent().close();
   if (!drained) {
-    spdlog::error("the drain timeout ({} s) passed before everything was written", config.shutdown.drain_timeout.count());
+    spdlog::error("the drain timeout ({} s) passed before everything was written",
+                  config.shutdown.drain_timeout.count());
     return 1;
   }
   spdlog::info("stopped cleanly");

@@ -53,8 +53,8 @@ struct PoolConfig {
 };
 
 struct PipelineConfig {
-  std::chrono::seconds bucket_width{60};  // 0 keeps exact timestamps
-  std::size_t writers = 2;  // README, "Choosing the number of writers"
+  std::chrono::seconds bucket_width{60};   // 0 keeps exact timestamps
+  std::size_t writers = 2;                 // README, "Choosing the number of writers"
   std::size_t max_pending_keys = 200'000;  // memory bound: keys held in memory before writers take them
   std::size_t max_batch_keys = 5'000;      // documents per upsert_aggregates call
   std::chrono::milliseconds flush_interval{1'000};

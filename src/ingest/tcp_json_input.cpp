@@ -21,7 +21,9 @@ constexpr std::size_t kBatchRecords = 1'024;
 TcpJsonInput::TcpJsonInput(TcpInputOptions options, pipeline::RecordSink& sink)
     : options_(std::move(options)), sink_(sink) {}
 
-TcpJsonInput::~TcpJsonInput() { stop(); }
+TcpJsonInput::~TcpJsonInput() {
+  stop();
+}
 
 void TcpJsonInput::start() {
   listen_fd_ = listen_tcp(options_.listen);

@@ -2,8 +2,8 @@
 
 #include <atomic>
 #include <cstddef>
-#include <mutex>
 #include <map>
+#include <mutex>
 #include <set>
 #include <string>
 #include <thread>

@@ -20,7 +20,9 @@ std::string_view reason_for_field(std::string_view field) {
   return "invalid_value";
 }
 
-bool retryable(errc code) { return code != errc::server_error && code != errc::invalid_argument; }
+bool retryable(errc code) {
+  return code != errc::server_error && code != errc::invalid_argument;
+}
 
 }  // namespace
 
@@ -30,7 +32,8 @@ Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineSta
       writer_(writer),
       stats_(stats),
       now_(std::move(now)),
-      partition_limit_(std::max<std::size_t>(1, options.max_pending_keys / (2 * std::max<std::size_t>(1, options.writers)))) {
+      partition_limit_(
+          std::max<std::size_t>(1, options.max_pending_keys / (2 * std::max<std::size_t>(1, options.writers)))) {
   const std::size_t count = std::max<std::size_t>(1, options_.writers);
   for (std::size_t i = 0; i < count; ++i) partitions_.push_back(std::make_unique<Partition>());
   for (auto& partition : partitions_) {
@@ -107,7 +110,9 @@ void Pipeline::reject(std::string_view input, std::string_view reason, std::size
   stats_.rejected.add(input, reason, count);
 }
 
-void Pipeline::drop(std::string_view input, std::size_t count) { stats_.dropped.add(input, "saturated", count); }
+void Pipeline::drop(std::string_view input, std::size_t count) {
+  stats_.dropped.add(input, "saturated", count);
+}
 
 bool Pipeline::saturated() const {
   return stats_.keys_pending.load() + stats_.keys_in_flight.load() >= options_.max_pending_keys;
@@ -193,7 +198,8 @@ void Pipeline::write_with_retry(std::vector<KeyedAggregate>& batch) {
       std::size_t next_error = 0;
       for (std::size_t i = 0; i < chunk.size(); ++i) {
         const ItemError* error = nullptr;
-        if (next_error < result.errors.size() && result.errors[next_error].index == i) error = &result.errors[next_error++];
+        if (next_error < result.errors.size() && result.errors[next_error].index == i)
+          error = &result.errors[next_error++];
         if (error == nullptr) {
           settle(chunk[i], true, false);
         } else if (error->outcome_unknown || !retryable(error->code)) {

@@ -53,12 +53,12 @@ struct PipelineStats {
   LabelledCounter dropped;   // (input, reason)
   std::atomic<std::uint64_t> accepted{0};
   std::atomic<std::uint64_t> written{0};
-  std::atomic<std::uint64_t> failed{0};            // write failed for good
-  std::atomic<std::uint64_t> failed_unknown{0};    // of those, outcome unknown
-  std::atomic<std::uint64_t> keys_pending{0};      // in the aggregation maps
-  std::atomic<std::uint64_t> keys_in_flight{0};    // taken by a writer, not yet written
-  std::atomic<std::uint64_t> records_pending{0};   // accepted records in those keys
-  std::atomic<std::uint64_t> flushes{0};           // batches taken by writers
+  std::atomic<std::uint64_t> failed{0};           // write failed for good
+  std::atomic<std::uint64_t> failed_unknown{0};   // of those, outcome unknown
+  std::atomic<std::uint64_t> keys_pending{0};     // in the aggregation maps
+  std::atomic<std::uint64_t> keys_in_flight{0};   // taken by a writer, not yet written
+  std::atomic<std::uint64_t> records_pending{0};  // accepted records in those keys
+  std::atomic<std::uint64_t> flushes{0};          // batches taken by writers
   std::atomic<std::uint64_t> write_calls{0};
   std::atomic<std::uint64_t> write_retries{0};
   std::atomic<std::uint64_t> documents_upserted{0};  // new documents

@@ -38,7 +38,9 @@ MetricFamily labelled(const pipeline::LabelledCounter& counter, std::string name
   return f;
 }
 
-double load(const std::atomic<std::uint64_t>& value) { return static_cast<double>(value.load()); }
+double load(const std::atomic<std::uint64_t>& value) {
+  return static_cast<double>(value.load());
+}
 
 }  // namespace
 
@@ -46,8 +48,8 @@ std::string CollectorMetrics::render() const {
   std::vector<MetricFamily> families;
   families.push_back(labelled(stats_.received, "flowmetrics_records_received_total",
                               "Records that reached the pipeline, valid or not.", nullptr));
-  families.push_back(labelled(stats_.rejected, "flowmetrics_records_rejected_total",
-                              "Records refused, by reason.", "reason"));
+  families.push_back(
+      labelled(stats_.rejected, "flowmetrics_records_rejected_total", "Records refused, by reason.", "reason"));
   families.push_back(labelled(stats_.dropped, "flowmetrics_records_dropped_total",
                               "Records an input could not take because its protocol cannot push back.", "reason"));
 
@@ -78,8 +80,8 @@ std::string CollectorMetrics::render() const {
         load(stats_.keys_in_flight));
   gauge("flowmetrics_records_pending", "Accepted records not yet written or failed.", load(stats_.records_pending));
 
-  MetricFamily latency = family("flowmetrics_write_duration_seconds", "Duration of one bulk upsert call.",
-                                MetricType::Histogram);
+  MetricFamily latency =
+      family("flowmetrics_write_duration_seconds", "Duration of one bulk upsert call.", MetricType::Histogram);
   const auto snapshot = stats_.write_latency.snapshot();
   ClientMetric h;
   h.histogram.sample_count = snapshot.count;

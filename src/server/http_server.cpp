@@ -47,7 +47,9 @@ HttpServer::HttpServer(HttpServerOptions options, pipeline::RecordSink& sink, st
   routes();
 }
 
-HttpServer::~HttpServer() { stop(); }
+HttpServer::~HttpServer() {
+  stop();
+}
 
 void HttpServer::routes() {
   const std::size_t threads = std::max<std::size_t>(1, options_.threads);

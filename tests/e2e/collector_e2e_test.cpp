@@ -103,7 +103,8 @@ class Collector {
       argv.push_back(assignment);
     }
     process_ = ChildProcess(argv, (dir_ / "agent.log").string());
-    const std::regex tcp("tcp input listening on 127\\.0\\.0\\.1:(\\d+)"), http("http input listening on 127\\.0\\.0\\.1:(\\d+)");
+    const std::regex tcp("tcp input listening on 127\\.0\\.0\\.1:(\\d+)"),
+        http("http input listening on 127\\.0\\.0\\.1:(\\d+)");
     const bool up = eventually(
         [&] {
           const std::string log = process_.log();
@@ -248,7 +249,8 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
   for (auto& s : senders) s.join();
 
   // Everything sent was read before the stop: wait until the agent has received it all.
-  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_received_total") == static_cast<double>(w.lines.size()); }, 60s))
+  ASSERT_TRUE(eventually(
+      [&] { return agent.metric("flowmetrics_records_received_total") == static_cast<double>(w.lines.size()); }, 60s))
       << agent.metric("flowmetrics_records_received_total");
   const double peak_rss_mb = static_cast<double>(agent.process().peak_rss_bytes()) / 1e6;
   agent.process().signal(SIGTERM);
@@ -256,9 +258,9 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   ASSERT_TRUE(exit_code) << "the agent did not stop within 120 s";
   EXPECT_EQ(*exit_code, 0) << agent.process().log();
-  std::cout << "[ figures  ] " << w.lines.size() << " records in " << seconds << " s end to end = "
-            << static_cast<long>(static_cast<double>(w.lines.size()) / seconds) << " records/s; agent peak RSS "
-            << peak_rss_mb << " MB\n";
+  std::cout << "[ figures  ] " << w.lines.size() << " records in " << seconds
+            << " s end to end = " << static_cast<long>(static_cast<double>(w.lines.size()) / seconds)
+            << " records/s; agent peak RSS " << peak_rss_mb << " MB\n";
 
   const auto counts = final_counts(agent.process().log());
   EXPECT_EQ(counts.at("received"), w.lines.size());
@@ -305,8 +307,9 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
     while (!stop) {
       std::string data;
       for (int k = 0; k < 100; ++k, ++i) {
-        data += R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":)" +
-                std::to_string(kBaseMs + static_cast<std::int64_t>(i)) + R"(,"value":1})" + "\n";
+        data +=
+            R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":)" +
+            std::to_string(kBaseMs + static_cast<std::int64_t>(i)) + R"(,"value":1})" + "\n";
       }
       // A blocking send that stalls is the push back we want to see; give up after the test.
       timeval timeout{0, 200'000};
@@ -323,10 +326,13 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
 
   // The pipeline fills to its bound, then HTTP refuses with 503 + Retry-After...
   httplib::Client client("127.0.0.1", agent.http_port());
-  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight") >= 5000; }, 30s));
-  auto refused = client.Post("/v1/metrics",
-                             R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1,"value":1})",
-                             "application/x-ndjson");
+  ASSERT_TRUE(eventually(
+      [&] { return agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight") >= 5000; },
+      30s));
+  auto refused = client.Post(
+      "/v1/metrics",
+      R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1,"value":1})",
+      "application/x-ndjson");
   ASSERT_TRUE(refused);
   EXPECT_EQ(refused->status, 503);
   EXPECT_EQ(refused->get_header_value("Retry-After"), "1");
@@ -417,9 +423,10 @@ TEST_F(CollectorE2E, IngestLoadsAFileAndItsExitCodeSaysWhetherEverythingWasWritt
     return text;
   }();
   const auto run = [&](const std::string& file, const std::string& collection) {
-    ChildProcess ingest({FLOWMETRICS_CLI, "ingest", (dir / file).string(), "--set", "database.uri=" + uri_, "--set",
-                         std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection},
-                        (dir / (file + ".log")).string());
+    ChildProcess ingest(
+        {FLOWMETRICS_CLI, "ingest", (dir / file).string(), "--set", "database.uri=" + uri_, "--set",
+         std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection},
+        (dir / (file + ".log")).string());
     const auto code = ingest.wait(120s);
     return std::make_pair(code.value_or(-1), ingest.log());
   };
@@ -450,7 +457,8 @@ TEST(ConfigCheck, NamesTheKeyAndLineOfABadValue) {
   EXPECT_EQ(check.wait(10s).value_or(-1), 1);
   EXPECT_NE(check.log().find("bad.toml:3"), std::string::npos) << check.log();
   EXPECT_NE(check.log().find("pipeline.writers"), std::string::npos) << check.log();
-  ChildProcess example({FLOWMETRICS_CLI, "config", "check", FLOWMETRICS_EXAMPLE_CONFIG}, (dir / "example.log").string());
+  ChildProcess example({FLOWMETRICS_CLI, "config", "check", FLOWMETRICS_EXAMPLE_CONFIG},
+                       (dir / "example.log").string());
   EXPECT_EQ(example.wait(10s).value_or(-1), 0) << example.log();
   std::filesystem::remove_all(dir);
 }

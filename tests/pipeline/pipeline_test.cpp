@@ -55,8 +55,9 @@ class TableWriter final : public AggregateWriter {
 };
 
 Metric at(std::int64_t ms, int port, double value) {
-  return Metric{"10.0.0.1", "10.0.0.2", port, 80, "TCP",
-                std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)), value};
+  return Metric{"10.0.0.1", "10.0.0.2", port,
+                80,         "TCP",      std::chrono::system_clock::time_point(std::chrono::milliseconds(ms)),
+                value};
 }
 
 PipelineOptions options(std::chrono::seconds width) {

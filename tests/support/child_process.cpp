@@ -48,7 +48,9 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path, 
   if (pid_ < 0) throw std::runtime_error("fork failed");
 }
 
-ChildProcess::~ChildProcess() { kill_and_reap(); }
+ChildProcess::~ChildProcess() {
+  kill_and_reap();
+}
 
 void ChildProcess::kill_and_reap() noexcept {
   if (pid_ > 0 && !exit_code_) {
@@ -72,7 +74,9 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   return *this;
 }
 
-bool ChildProcess::running() { return pid_ > 0 && !wait(std::chrono::milliseconds(0)); }
+bool ChildProcess::running() {
+  return pid_ > 0 && !wait(std::chrono::milliseconds(0));
+}
 
 void ChildProcess::signal(int signal) const {
   if (pid_ > 0 && !exit_code_) ::kill(pid_, signal);
@@ -92,8 +96,12 @@ std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {
   }
 }
 
-std::size_t ChildProcess::rss_bytes() const { return status_field(pid_, "VmRSS"); }
-std::size_t ChildProcess::peak_rss_bytes() const { return status_field(pid_, "VmHWM"); }
+std::size_t ChildProcess::rss_bytes() const {
+  return status_field(pid_, "VmRSS");
+}
+std::size_t ChildProcess::peak_rss_bytes() const {
+  return status_field(pid_, "VmHWM");
+}
 
 std::string ChildProcess::log() const {
   std::ifstream in(log_path_);

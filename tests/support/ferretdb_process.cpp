@@ -90,9 +90,13 @@ void FerretDbProcess::stop() {
   process_ = ChildProcess();
 }
 
-void FerretDbProcess::pause() { process_.signal(SIGSTOP); }
+void FerretDbProcess::pause() {
+  process_.signal(SIGSTOP);
+}
 
-void FerretDbProcess::resume() { process_.signal(SIGCONT); }
+void FerretDbProcess::resume() {
+  process_.signal(SIGCONT);
+}
 
 std::string FerretDbProcess::uri(const std::string& options) const {
   return "mongodb://127.0.0.1:" + std::to_string(port_) + "/" + options;

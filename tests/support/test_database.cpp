@@ -9,8 +9,8 @@
 #include <memory>
 #include <mutex>
 #include <sstream>
-#include <string_view>
 #include <stdexcept>
+#include <string_view>
 
 #include "ferretdb_process.hpp"
 
