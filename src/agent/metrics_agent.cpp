@@ -259,7 +259,8 @@ PoolStats MetricsAgent::pool_stats() const {
 }
 
 const AgentOptions& MetricsAgent::options() const noexcept {
-  return impl_->options();
+  static const AgentOptions moved_from{};
+  return impl_ ? impl_->options() : moved_from;
 }
 
 void MetricsAgent::close() noexcept {

@@ -20,7 +20,7 @@ namespace flowmetrics::pipeline {
 
 struct PipelineOptions {
   std::chrono::seconds bucket_width{60};  // 0 keeps exact timestamps
-  std::size_t writers = 4;
+  std::size_t writers = 2;
   std::size_t max_pending_keys = 200'000;
   std::size_t max_batch_keys = 5'000;
   std::chrono::milliseconds flush_interval{1'000};
