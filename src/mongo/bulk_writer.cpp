@@ -169,14 +169,16 @@ class ChunkWriter {
     const bool ok = mongoc_bulk_operation_execute(bulk.get(), reply.reset(), &error) != 0;
     BulkReply parsed = parse_reply(reply.get());
     if (!ok && parsed.write_errors.empty() && !parsed.write_concern_error) {
-      return command_failed(translate(error, inserting ? "bulk insert" : "bulk upsert"), sent, inserting);
+      return command_failed(translate(error, inserting ? "bulk insert" : "bulk upsert"), sent);
     }
     apply_reply(parsed, sent, inserting);
     return std::nullopt;
   }
 
-  // The whole command failed: nothing, or an unknown part, was applied.
-  std::optional<DriverError> command_failed(DriverError error, const std::vector<std::size_t>& sent, bool inserting) {
+  // The whole command failed: nothing, or an unknown part, was applied. Documents that may be
+  // sent again keep their phase: a re-sent insert of a document that was in fact applied
+  // fails as a duplicate and moves on to the (idempotent, under replace) update.
+  std::optional<DriverError> command_failed(DriverError error, const std::vector<std::size_t>& sent) {
     if (!error.transient) {
       for (std::size_t i : sent) fail(result_.outcomes[i], error.code, error.message, false);
       return std::nullopt;
@@ -187,8 +189,6 @@ class ChunkWriter {
         fail(result_.outcomes[i], error.code, error.message + "; the write may or may not have been applied", true);
       }
     }
-    (void)inserting;  // pending documents keep their phase: a re-sent insert of an applied
-                      // document fails as a duplicate and moves on to the (idempotent) update
     return error;
   }
 
