@@ -20,7 +20,8 @@ case "$command" in
     "$server" --listen "127.0.0.1:$port" --sqlite-dir "$dir/data" --log-level error >"$dir/ferretdb.log" 2>&1 &
     echo $! >"$dir/ferretdb.pid"
     for _ in $(seq 1 100); do
-      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then
+      # The server's own "ready" line, not just an open port: another process could hold it.
+      if grep -q "^ready mongodb://127.0.0.1:$port/" "$dir/ferretdb.log" 2>/dev/null; then
         echo "mongodb://127.0.0.1:$port/"
         exit 0
       fi

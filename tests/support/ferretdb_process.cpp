@@ -8,6 +8,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <random>
 #include <stdexcept>
 #include <thread>
 
@@ -33,18 +34,22 @@ bool accepts_connections(int port) {
 }  // namespace
 
 int free_loopback_port() {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) {
+  // A random port below the kernel's ephemeral range (32768 and up on Linux), so that neither
+  // an outgoing connection nor another test's bind(0) is likely to take it before our server
+  // binds it; checked free by binding it once.
+  static thread_local std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
+  for (int attempt = 0; attempt < 200; ++attempt) {
+    const int port = 20'000 + static_cast<int>(random() % 12'000);
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = htons(static_cast<uint16_t>(port));
+    address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    const bool free = ::bind(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) == 0;
     ::close(fd);
-    throw std::runtime_error("cannot bind a loopback port");
+    if (free) return port;
   }
-  socklen_t length = sizeof(address);
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&address), &length);
-  ::close(fd);
-  return ntohs(address.sin_port);
+  throw std::runtime_error("no free loopback port in 20000-31999");
 }
 
 FerretDbProcess::FerretDbProcess() {
@@ -67,11 +72,16 @@ void FerretDbProcess::start() {
   if (running()) return;
   const std::string binary = server_binary();
   const std::string log = (directory_ / "ferretdb.log").string();
+  std::error_code ignored;
+  std::filesystem::remove(log, ignored);  // a restart must not find the previous "ready" line
   process_ = ChildProcess({binary, "--listen", "127.0.0.1:" + std::to_string(port_), "--sqlite-dir",
                            (directory_ / "data").string(), "--log-level", "error"},
                           log);
+  // Wait for this server's own "ready" line: a port that accepts connections could belong to
+  // another process that took it first.
+  const std::string ready = "ready mongodb://127.0.0.1:" + std::to_string(port_) + "/";
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (!accepts_connections(port_)) {
+  while (process_.log().find(ready) == std::string::npos || !accepts_connections(port_)) {
     if (process_.wait(std::chrono::milliseconds(0))) {
       process_ = ChildProcess();
       throw std::runtime_error("FerretDB (" + binary + ") exited at start-up; run scripts/install-deps.sh, see " + log);

@@ -48,6 +48,11 @@ func main() {
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	go func() {
+		// MongoDBURI blocks until the listener is bound: then say so, so that whoever started
+		// this server knows it is this one answering on the port, not another process.
+		fmt.Printf("ready %s\n", f.MongoDBURI())
+	}()
 	if err := f.Run(ctx); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-server: %v\n", err)
 		os.Exit(1)
