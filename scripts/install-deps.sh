@@ -10,7 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev prometheus-cpp-dev libcli11-dev
   libsimdjson-dev libcpp-httplib-dev
-  iproute2 procps python3
+  iproute2 procps python3 curl
 )
 
 missing=()
