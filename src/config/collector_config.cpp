@@ -113,6 +113,33 @@ std::string check_collection_name(std::string_view name) {
   return {};
 }
 
+std::string check_directory(std::string_view path) {
+  if (path.empty()) return "must not be empty";
+  if (path.find('\0') != std::string_view::npos) return "must not contain NUL";
+  return {};
+}
+
+std::string check_path(std::string_view path) {
+  if (path.find('\0') != std::string_view::npos) return "must not contain NUL";
+  return {};
+}
+
+std::string check_write_concern(std::string_view text) {
+  if (text == "majority") return {};
+  if (!text.empty() && text.size() <= 2 && text.find_first_not_of("0123456789") == std::string_view::npos &&
+      std::stoi(std::string(text)) >= 1) {
+    return {};
+  }
+  return "must be \"majority\" or a number of members from 1 to 99 (unacknowledged writes cannot be accounted for), "
+         "got " +
+         quote(text);
+}
+
+std::string check_flow_time(std::string_view text) {
+  if (text == "end" || text == "start") return {};
+  return "must be \"end\" or \"start\", got " + quote(text);
+}
+
 std::string check_log_level(std::string_view level) {
   for (const std::string_view known : {"trace", "debug", "info", "warn", "error", "off"}) {
     if (level == known) return {};
@@ -275,6 +302,10 @@ const std::vector<KeyDescriptor>& key_table() {
                     [](const CollectorConfig& c) {
                       return std::to_string(c.database.retention ? c.database.retention->count() : 0);
                     }},
+      string_key("database.uri_file", &CollectorConfig::database, &DatabaseConfig::uri_file, check_path),
+      string_key("database.write_concern", &CollectorConfig::database, &DatabaseConfig::write_concern,
+                 check_write_concern),
+      bool_key("database.journal", &CollectorConfig::database, &DatabaseConfig::journal),
       integer_key("pool.max_size", &CollectorConfig::pool, &PoolConfig::max_size, 1, 10'000),
       integer_key("pool.min_size", &CollectorConfig::pool, &PoolConfig::min_size, 0, 10'000),
       integer_key("pool.max_idle_time_ms", &CollectorConfig::pool, &PoolConfig::max_idle_time, 1, kDayMs),
@@ -297,6 +328,32 @@ const std::vector<KeyDescriptor>& key_table() {
       string_key("inputs.http.listen", &CollectorConfig::http, &HttpInputConfig::listen, check_listen),
       integer_key("inputs.http.max_body_bytes", &CollectorConfig::http, &HttpInputConfig::max_body_bytes, 1, 1 << 30),
       integer_key("inputs.http.threads", &CollectorConfig::http, &HttpInputConfig::threads, 1, 1'024),
+      string_key("inputs.http.bearer_token_file", &CollectorConfig::http, &HttpInputConfig::bearer_token_file,
+                 check_path),
+      integer_key("inputs.http.idempotency_window_seconds", &CollectorConfig::http,
+                  &HttpInputConfig::idempotency_window, 0, 30 * kDaySeconds),
+      string_key("spool.directory", &CollectorConfig::spool, &SpoolConfig::directory, check_directory),
+      integer_key("spool.max_bytes", &CollectorConfig::spool, &SpoolConfig::max_bytes, 1 << 20, 1LL << 50),
+      integer_key("spool.segment_bytes", &CollectorConfig::spool, &SpoolConfig::segment_bytes, 1 << 16, 1LL << 32),
+      KeyDescriptor{"spool.fsync", toml::node_type::string,
+                    [](CollectorConfig& c, const toml::node& value) {
+                      const std::string& text = value.as_string()->get();
+                      const auto policy = spool::parse_fsync_policy(text);
+                      if (!policy) return "must be \"batch\", \"interval\" or \"none\", got " + quote(text);
+                      c.spool.fsync = *policy;
+                      return std::string();
+                    },
+                    [](const CollectorConfig& c) { return quote(spool::to_string(c.spool.fsync)); }},
+      integer_key("spool.fsync_interval_ms", &CollectorConfig::spool, &SpoolConfig::fsync_interval, 1, kDayMs),
+      bool_key("inputs.netflow.enabled", &CollectorConfig::netflow, &NetflowInputConfig::enabled),
+      string_key("inputs.netflow.listen", &CollectorConfig::netflow, &NetflowInputConfig::listen, check_listen),
+      integer_key("inputs.netflow.receive_buffer_bytes", &CollectorConfig::netflow,
+                  &NetflowInputConfig::receive_buffer_bytes, 0, 1 << 30),
+      string_key("inputs.netflow.timestamp", &CollectorConfig::netflow, &NetflowInputConfig::timestamp,
+                 check_flow_time),
+      bool_key("inputs.netflow.apply_sampling", &CollectorConfig::netflow, &NetflowInputConfig::apply_sampling),
+      integer_key("inputs.netflow.template_wait_ms", &CollectorConfig::netflow, &NetflowInputConfig::template_wait, 0,
+                  kDayMs),
       string_key("log.level", &CollectorConfig::log, &LogConfig::level, check_log_level),
       integer_key("shutdown.drain_timeout_seconds", &CollectorConfig::shutdown, &ShutdownConfig::drain_timeout, 1,
                   kDaySeconds),

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "flowmetrics/agent_options.hpp"
+#include "spool/fsync_policy.hpp"
 
 namespace flowmetrics::config {
 
@@ -38,6 +39,10 @@ struct DatabaseConfig {
   std::chrono::milliseconds operation_timeout{30'000};
   std::chrono::milliseconds connect_timeout{5'000};
   std::optional<std::chrono::seconds> retention;  // TTL; unset = keep forever
+  // A file whose first line is the URI (credentials kept out of the config); wins over `uri`.
+  std::string uri_file;
+  std::string write_concern = "majority";  // "majority" or a number of members (1 or more)
+  bool journal = true;                     // j=true: acknowledged once in the server's journal
 
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };
@@ -77,8 +82,34 @@ struct HttpInputConfig {
   std::string listen = "127.0.0.1:8080";  // also serves /metrics, /healthz, /readyz
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t threads = 8;
+  // A file holding the bearer token POST /v1/metrics requires; empty: no token is required.
+  std::string bearer_token_file;
+  // How long an Idempotency-Key is remembered (across restarts: it is kept in the spool).
+  std::chrono::seconds idempotency_window{86'400};
 
   friend bool operator==(const HttpInputConfig&, const HttpInputConfig&) = default;
+};
+
+struct SpoolConfig {
+  std::string directory = "flowmetrics-spool";  // relative to the working directory
+  std::uint64_t max_bytes = 1ULL << 30;         // beyond it inputs are pushed back
+  std::uint64_t segment_bytes = 64ULL << 20;
+  spool::FsyncPolicy fsync = spool::FsyncPolicy::batch;
+  std::chrono::milliseconds fsync_interval{100};
+
+  friend bool operator==(const SpoolConfig&, const SpoolConfig&) = default;
+};
+
+// [inputs.netflow]: NetFlow v5/v9 and IPFIX over UDP.
+struct NetflowInputConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:2055";
+  std::size_t receive_buffer_bytes = 8 << 20;  // SO_RCVBUF asked for; 0 keeps the kernel's default
+  std::string timestamp = "end";               // the flow's "end" or "start" time
+  bool apply_sampling = true;                  // scale bytes and packets by the sampling interval
+  std::chrono::milliseconds template_wait{10'000};  // data sets held for a template, at most
+
+  friend bool operator==(const NetflowInputConfig&, const NetflowInputConfig&) = default;
 };
 
 struct LogConfig {
@@ -99,6 +130,8 @@ struct CollectorConfig {
   PipelineConfig pipeline;
   TcpInputConfig tcp;    // [inputs.tcp]
   HttpInputConfig http;  // [inputs.http]
+  NetflowInputConfig netflow;  // [inputs.netflow]
+  SpoolConfig spool;
   LogConfig log;
   ShutdownConfig shutdown;
 

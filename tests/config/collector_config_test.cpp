@@ -43,11 +43,16 @@ CollectorConfig non_default_config() {
                 false,
                 milliseconds(1'500),
                 milliseconds(700),
-                seconds(86'400)};
+                seconds(86'400),
+                "/run/secrets/mongodb-uri",
+                "2",
+                false};
   c.pool = {20, 2, milliseconds(60'000), milliseconds(250), milliseconds(2'000)};
   c.pipeline = {seconds(0), 16, 1'000, 100, milliseconds(50), seconds(0)};
   c.tcp = {false, "[::1]:0", 1'024, 8};
-  c.http = {false, "0.0.0.0:0", 4'096, 2};
+  c.http = {false, "0.0.0.0:0", 4'096, 2, "/run/secrets/token", seconds(600)};
+  c.spool = {"/var/lib/flowmetrics/spool", 8ULL << 20, 1ULL << 20, spool::FsyncPolicy::interval, milliseconds(20)};
+  c.netflow = {false, "[::1]:0", 0, "start", false, milliseconds(250)};
   c.log.level = "debug";
   c.shutdown.drain_timeout = seconds(3);
   return c;
@@ -116,6 +121,9 @@ create_indexes = false
 operation_timeout_ms = 1500
 connect_timeout_ms = 700
 retention_seconds = 86400
+uri_file = "/run/secrets/mongodb-uri"
+write_concern = "2"
+journal = false
 [pool]
 max_size = 20
 min_size = 2
@@ -139,6 +147,21 @@ enabled = false
 listen = "0.0.0.0:0"
 max_body_bytes = 4096
 threads = 2
+bearer_token_file = "/run/secrets/token"
+idempotency_window_seconds = 600
+[inputs.netflow]
+enabled = false
+listen = "[::1]:0"
+receive_buffer_bytes = 0
+timestamp = "start"
+apply_sampling = false
+template_wait_ms = 250
+[spool]
+directory = "/var/lib/flowmetrics/spool"
+max_bytes = 8388608
+segment_bytes = 1048576
+fsync = "interval"
+fsync_interval_ms = 20
 [log]
 level = "debug"
 [shutdown]
@@ -334,6 +357,39 @@ TEST(CollectorConfig, DescribeMasksThePasswordAndParsesBack) {
   reparsed.database.uri = c.database.uri;
   EXPECT_EQ(reparsed, c);  // and every other field
   EXPECT_EQ(parse_config(describe(CollectorConfig{}), "describe"), CollectorConfig{});
+}
+
+TEST(CollectorConfig, NetflowInput) {
+  const CollectorConfig defaults;
+  EXPECT_TRUE(defaults.netflow.enabled);
+  EXPECT_EQ(defaults.netflow.listen, "127.0.0.1:2055");
+  EXPECT_EQ(defaults.netflow.timestamp, "end");
+  EXPECT_TRUE(defaults.netflow.apply_sampling);
+
+  const CollectorConfig c = parse_config(
+      "[inputs.netflow]\nlisten = \"[::]:9995\"\ntimestamp = \"start\"\ntemplate_wait_ms = 0\n", "n.toml");
+  EXPECT_EQ(c.netflow.listen, "[::]:9995");
+  EXPECT_EQ(c.netflow.timestamp, "start");
+  EXPECT_EQ(c.netflow.template_wait, milliseconds(0));
+
+  ConfigError e = parse_error("[inputs.netflow]\ntimestamp = \"middle\"\n");
+  EXPECT_EQ(e.key(), "inputs.netflow.timestamp");
+  EXPECT_EQ(e.line(), 2);
+  EXPECT_NE(std::string(e.what()).find("\"end\" or \"start\""), std::string::npos) << e.what();
+  e = parse_error("[inputs.netflow]\nlisten = \"::1:2055\"\n");
+  EXPECT_EQ(e.key(), "inputs.netflow.listen");
+  e = parse_error("[inputs.netflow]\nreceive_buffer_bytes = -1\n");
+  EXPECT_EQ(e.key(), "inputs.netflow.receive_buffer_bytes");
+  e = parse_error("[inputs.netflow]\nport = 2055\n");
+  EXPECT_NE(std::string(e.what()).find("[inputs.netflow] takes enabled, listen"), std::string::npos) << e.what();
+
+  CollectorConfig overridden;
+  apply_overrides(overridden, {"inputs.netflow.enabled=false", "inputs.netflow.listen=127.0.0.1:0"}, "--set");
+  EXPECT_FALSE(overridden.netflow.enabled);
+  EXPECT_EQ(overridden.netflow.listen, "127.0.0.1:0");
+  apply_environment(overridden, {{"FLOWMETRICS_INPUTS_NETFLOW_APPLY_SAMPLING", "false"}});
+  EXPECT_FALSE(overridden.netflow.apply_sampling);
+  EXPECT_EQ(parse_config(describe(overridden), "describe"), overridden);
 }
 
 TEST(CollectorConfig, DescribeLeavesUrisWithoutPasswordAlone) {

@@ -18,6 +18,7 @@
 #include <thread>
 
 #include "child_process.hpp"
+#include "collector_process.hpp"
 #include "ferretdb_process.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "test_database.hpp"
@@ -85,98 +86,6 @@ Workload make_workload(std::size_t records, int flows, std::size_t invalid_every
   return w;
 }
 
-class Collector {
- public:
-  Collector(const std::string& mongodb_uri, const std::string& collection, const std::string& extra_toml,
-            const std::vector<std::string>& overrides = {}) {
-    dir_ = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-e2e");
-    std::filesystem::create_directories(dir_);
-    const auto config = dir_ / "flowmetrics.toml";
-    std::ofstream(config) << "[database]\nuri = \"" << mongodb_uri << "\"\ndatabase = \"" << kTestDatabase
-                          << "\"\ncollection = \"" << collection << "\"\n"
-                          << "[pool]\nmin_size = 2\nmax_size = 16\n"
-                          << "[inputs.tcp]\nlisten = \"127.0.0.1:0\"\n[inputs.http]\nlisten = \"127.0.0.1:0\"\n"
-                          << extra_toml;
-    std::vector<std::string> argv{FLOWMETRICS_CLI, "serve", "--config", config.string()};
-    for (const auto& assignment : overrides) {
-      argv.push_back("--set");
-      argv.push_back(assignment);
-    }
-    process_ = ChildProcess(argv, (dir_ / "agent.log").string());
-    const std::regex tcp("tcp input listening on 127\\.0\\.0\\.1:(\\d+)"),
-        http("http input listening on 127\\.0\\.0\\.1:(\\d+)");
-    const bool up = eventually(
-        [&] {
-          const std::string log = process_.log();
-          std::smatch m;
-          if (std::regex_search(log, m, tcp)) tcp_port_ = std::stoi(m[1]);
-          if (std::regex_search(log, m, http)) http_port_ = std::stoi(m[1]);
-          return (tcp_port_ > 0 && http_port_ > 0) || !process_.running();
-        },
-        20s);
-    if (!up || tcp_port_ == 0 || http_port_ == 0) throw std::runtime_error("agent did not start:\n" + process_.log());
-  }
-  ~Collector() { std::filesystem::remove_all(dir_); }
-
-  ChildProcess& process() { return process_; }
-  int tcp_port() const { return tcp_port_; }
-  int http_port() const { return http_port_; }
-
-  // A counter's value from /metrics (summed over label sets), or -1 when unreachable.
-  double metric(const std::string& name) const {
-    httplib::Client client("127.0.0.1", http_port_);
-    auto response = client.Get("/metrics");
-    if (!response || response->status != 200) return -1;
-    double total = 0;
-    std::istringstream lines(response->body);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.rfind(name, 0) != 0) continue;
-      const char next = line.size() > name.size() ? line[name.size()] : ' ';
-      if (next != ' ' && next != '{') continue;
-      total += std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return total;
-  }
-
- private:
-  std::filesystem::path dir_;
-  ChildProcess process_;
-  int tcp_port_ = 0, http_port_ = 0;
-};
-
-int connect_tcp(int port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in address{};
-  address.sin_family = AF_INET;
-  address.sin_port = htons(static_cast<std::uint16_t>(port));
-  address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (::connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)) != 0) throw std::runtime_error("connect");
-  return fd;
-}
-
-void send_all(int fd, const std::string& data) {
-  std::size_t sent = 0;
-  while (sent < data.size()) {
-    const ssize_t n = ::send(fd, data.data() + sent, data.size() - sent, MSG_NOSIGNAL);
-    if (n <= 0) throw std::runtime_error("send failed");
-    sent += static_cast<std::size_t>(n);
-  }
-}
-
-// Parses "key N" pairs of the agent's "final:" log line.
-std::map<std::string, std::uint64_t> final_counts(const std::string& log) {
-  std::map<std::string, std::uint64_t> counts;
-  const auto at = log.rfind("final: ");
-  if (at == std::string::npos) return counts;
-  const std::string line = log.substr(at, log.find('\n', at) - at);
-  const std::regex pair("(received|accepted|rejected|written|failed|pending|dropped) (\\d+)");
-  for (std::sregex_iterator it(line.begin(), line.end(), pair), end; it != end; ++it) {
-    counts[(*it)[1]] = std::stoull((*it)[2]);
-  }
-  return counts;
-}
-
 class CollectorE2E : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -195,7 +104,7 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
   const std::string collection = unique_collection("e2e");
   // 100,000 records over 700 flows x 4 buckets (about 2,800 documents), 1 in 200 invalid.
   const Workload w = make_workload(100'000, 700, 200, 42);
-  Collector agent(uri_, collection, "[pipeline]\nwriters = 4\n");
+  CollectorProcess agent({.mongodb_uri = uri_, .collection = collection, .extra_toml = "[pipeline]\nwriters = 4\n"});
 
   const auto start = std::chrono::steady_clock::now();
   const std::size_t half = w.lines.size() / 2;
@@ -295,8 +204,10 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
   if (using_external_server()) GTEST_SKIP() << "freezes its own FerretDB";
   const std::string collection = unique_collection("e2e_frozen");
   // Exact timestamps: every record is a new key, so keys pile up while nothing is written.
-  Collector agent(uri_, collection,
-                  "[pipeline]\nbucket_seconds = 0\nmax_pending_keys = 5000\nwriters = 2\nflush_interval_ms = 100\n");
+  CollectorProcess agent(
+      {.mongodb_uri = uri_,
+       .collection = collection,
+       .extra_toml = "[pipeline]\nbucket_seconds = 0\nmax_pending_keys = 5000\nwriters = 2\nflush_interval_ms = 100\n"});
   server_.pause();
 
   std::atomic<std::size_t> lines_sent{0};
@@ -369,8 +280,10 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
 TEST_F(CollectorE2E, HealthReadinessBodyLimitAndASecondSignal) {
   if (using_external_server()) GTEST_SKIP() << "stops its own FerretDB";
   const std::string collection = unique_collection("e2e_ops");
-  Collector agent(uri_, collection, "[shutdown]\ndrain_timeout_seconds = 300\n",
-                  {"inputs.http.max_body_bytes=2000", "database.operation_timeout_ms=2000"});
+  CollectorProcess agent({.mongodb_uri = uri_,
+                          .collection = collection,
+                          .extra_toml = "[shutdown]\ndrain_timeout_seconds = 300\n",
+                          .overrides = {"inputs.http.max_body_bytes=2000", "database.operation_timeout_ms=2000"}});
   httplib::Client client("127.0.0.1", agent.http_port());
   client.set_read_timeout(10, 0);
   auto health = client.Get("/healthz");
