@@ -11,6 +11,7 @@ packages=(
   libspdlog-dev libfmt-dev libtomlplusplus-dev prometheus-cpp-dev libcli11-dev
   libsimdjson-dev libcpp-httplib-dev
   iproute2 procps python3 curl
+  softflowd nfdump python3-scapy
 )
 
 missing=()

@@ -27,6 +27,11 @@ add_library(flowmetrics_service STATIC
   server/http_server.cpp
 )
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector PRIVATE flowmetrics_warnings)
+# The NetFlow/IPFIX UDP input, once the decoders (flowmetrics_netflow) are in the tree.
+target_sources(flowmetrics_service PRIVATE $<$<TARGET_EXISTS:flowmetrics_netflow>:ingest/netflow_udp_input.cpp>)
+target_link_libraries(flowmetrics_service PUBLIC $<TARGET_NAME_IF_EXISTS:flowmetrics_netflow>)
+target_compile_definitions(flowmetrics_service
+  PUBLIC $<$<TARGET_EXISTS:flowmetrics_netflow>:FLOWMETRICS_NETFLOW_INPUT>)
 
 add_library(flowmetrics_commands STATIC
   commands/runtime.cpp

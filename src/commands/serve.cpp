@@ -12,6 +12,9 @@
 
 #include "commands/commands.hpp"
 #include "commands/runtime.hpp"
+#ifdef FLOWMETRICS_NETFLOW_INPUT
+#include "ingest/netflow_udp_input.hpp"
+#endif
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
 
@@ -103,6 +106,19 @@ int serve(const ConfigSources& sources) {
         ingest::TcpInputOptions{config.tcp.listen, config.tcp.max_line_bytes, config.tcp.max_connections},
         runtime->pipeline()));
   }
+#ifdef FLOWMETRICS_NETFLOW_INPUT
+  if (config.netflow.enabled) {
+    ingest::NetflowInputOptions options;
+    options.listen = config.netflow.listen;
+    options.receive_buffer_bytes = config.netflow.receive_buffer_bytes;
+    options.decoder.timestamp = config.netflow.timestamp == "start" ? netflow::FlowTime::start : netflow::FlowTime::end;
+    options.decoder.apply_sampling = config.netflow.apply_sampling;
+    options.decoder.template_wait = config.netflow.template_wait;
+    auto netflow = std::make_unique<ingest::NetflowUdpInput>(std::move(options), runtime->pipeline());
+    runtime->metrics().set_netflow_stats([input = netflow.get()] { return input->stats(); });
+    inputs.push_back(std::move(netflow));
+  }
+#endif
   try {
     for (auto& input : inputs) {
       input->start();

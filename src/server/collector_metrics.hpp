@@ -5,6 +5,7 @@
 #include <string>
 
 #include "flowmetrics/pool_stats.hpp"
+#include "ingest/netflow_input_stats.hpp"
 #include "pipeline/pipeline_stats.hpp"
 
 namespace flowmetrics::server {
@@ -18,9 +19,17 @@ class CollectorMetrics {
 
   std::string render() const;
 
+  // Adds the NetFlow input's families (per exporter and totals) to every later scrape.
+  // `netflow_stats` must stay callable for as long as render() is called. Call before the
+  // HTTP server starts serving (not synchronised with render()).
+  void set_netflow_stats(std::function<ingest::NetflowInputStats()> netflow_stats) {
+    netflow_stats_ = std::move(netflow_stats);
+  }
+
  private:
   const pipeline::PipelineStats& stats_;
   std::function<std::optional<PoolStats>()> pool_stats_;
+  std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
 };
 
 }  // namespace flowmetrics::server
