@@ -17,6 +17,19 @@ target_link_libraries(flowmetrics_collector
          prometheus-cpp::core PkgConfig::HTTPLIB
   PRIVATE flowmetrics_warnings)
 
+# NetFlow v5 / v9 / IPFIX decoding (no sockets): datagrams in, metrics out.
+add_library(flowmetrics_netflow STATIC
+  netflow/template_cache.cpp
+  netflow/record_decoder.cpp
+  netflow/exporter_state.cpp
+  netflow/netflow_v5.cpp
+  netflow/netflow_v9.cpp
+  netflow/ipfix.cpp
+  netflow/flow_decoder.cpp
+)
+target_include_directories(flowmetrics_netflow PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(flowmetrics_netflow PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE flowmetrics_warnings)
+
 # The serve/ingest machinery: pipeline, socket inputs, HTTP and metrics.
 add_library(flowmetrics_service STATIC
   pipeline/pipeline.cpp
