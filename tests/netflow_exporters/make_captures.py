@@ -13,9 +13,9 @@ expected.json lists, per file, each direction's five-tuple with its packets and 
 IP total length; for IPv6, the 40-byte header plus the payload length), as an exporter that
 counts layer-3 bytes should report them.
 
-With --fuzz-seeds DIR it also runs softflowd (v5, v9, IPFIX) over the captures against a UDP
-socket of its own and stores each export datagram as DIR/<version>/<name>, for the fuzzers'
-seed corpora.
+With --fuzz-seeds DIR (fuzz/corpus) it also runs softflowd (v5, v9, IPFIX) over the captures
+against a UDP socket of its own and stores its export datagrams as seeds of the decoder
+fuzzers, DIR/<target>/softflowd_<capture>, in the fuzzers' input format.
 """
 import argparse
 import json
@@ -141,15 +141,15 @@ def write_captures(out):
         f.write("\n")
 
 
-def record_datagrams(capture, version, directory, prefix):
-    """softflowd -r capture against a socket of ours; every datagram into directory."""
+def record_datagrams(capture, version):
+    """softflowd -r capture against a socket of ours; the datagrams it sent."""
     s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     s.bind(("127.0.0.1", 0))
     s.settimeout(2.0)
     port = s.getsockname()[1]
     with tempfile.TemporaryDirectory() as tmp:
-        proc = subprocess.Popen(["softflowd", "-r", capture, "-n", f"127.0.0.1:{port}", "-v", str(version),
-                                 "-p", os.path.join(tmp, "pid"), "-d"],
+        proc = subprocess.Popen(["softflowd", "-a", "-d", "-r", capture, "-n", f"127.0.0.1:{port}",
+                                 "-v", str(version), "-p", os.path.join(tmp, "pid")],
                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         datagrams = []
         try:
@@ -158,28 +158,32 @@ def record_datagrams(capture, version, directory, prefix):
         except socket.timeout:
             pass
         proc.wait(timeout=10)
-    os.makedirs(directory, exist_ok=True)
-    for i, d in enumerate(datagrams):
-        with open(os.path.join(directory, f"{prefix}-{i}.bin"), "wb") as f:
-            f.write(d)
-    return len(datagrams)
+    return datagrams
+
+
+# The fuzzers' input format (fuzz/flow_decoder_fuzzer.cpp): a selector byte (exporter and
+# decoder options), then datagrams separated by this.
+FUZZ_SEPARATOR = b"\xffNF\xff"
 
 
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--out", default=os.path.join(here, "captures"))
-    parser.add_argument("--fuzz-seeds", help="also store softflowd's datagrams under DIR/v5, v9, ipfix")
+    parser.add_argument("--fuzz-seeds", metavar="DIR", help="also store softflowd's datagrams as fuzz seeds in DIR")
     args = parser.parse_args()
     write_captures(args.out)
     if args.fuzz_seeds:
-        for version, name in ((5, "v5"), (9, "v9"), (10, "ipfix")):
-            captures = ["ipv4.pcap"] if version == 5 else ["ipv4.pcap", "ipv6.pcap", "mixed.pcap"]
+        targets = ((5, "netflow_v5_fuzzer"), (9, "netflow_v9_fuzzer"), (10, "ipfix_fuzzer"))
+        for version, target in targets:
+            captures = ["ipv4"] if version == 5 else ["ipv4", "ipv6", "mixed"]
             for capture in captures:
-                n = record_datagrams(os.path.join(args.out, capture), version,
-                                     os.path.join(args.fuzz_seeds, name), "softflowd-" + capture[:-5])
-                print(f"{name} {capture}: {n} datagrams")
-
+                datagrams = record_datagrams(os.path.join(args.out, capture + ".pcap"), version)
+                directory = os.path.join(args.fuzz_seeds, target)
+                os.makedirs(directory, exist_ok=True)
+                with open(os.path.join(directory, "softflowd_" + capture), "wb") as f:
+                    f.write(b"\x00" + FUZZ_SEPARATOR.join(datagrams))
+                print(f"{target}: softflowd_{capture}, {len(datagrams)} datagram(s)")
 
 if __name__ == "__main__":
     main()
