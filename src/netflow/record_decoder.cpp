@@ -11,9 +11,10 @@
 namespace flowmetrics::netflow {
 namespace {
 
-// 9999-12-31T23:59:59Z: later times cannot be stored (make_metric_key refuses them).
-constexpr std::uint64_t kMaxSeconds = 253'402'300'799;
-constexpr std::uint64_t kMaxMillis = kMaxSeconds * 1000 + 999;
+// The last millisecond std::chrono::system_clock (nanoseconds since 1970) can hold,
+// 2262-04-11: later times would overflow the Metric's timestamp.
+constexpr std::uint64_t kMaxMillis = 9'223'372'036'854;
+constexpr std::uint64_t kMaxSeconds = kMaxMillis / 1000;
 // Seconds from the NTP epoch (1900) to the Unix epoch (RFC 7011 section 6.1.10).
 constexpr std::uint64_t kNtpToUnix = 2'208'988'800;
 
@@ -196,8 +197,9 @@ void append_metric(const FlowRecord& r, const RecordContext& context, const Expo
       flow_time(r.start_ms, r.has_start_uptime, r.start_uptime, r.start_delta_us, r, context, exporter);
   const std::int64_t end = flow_time(r.end_ms, r.has_end_uptime, r.end_uptime, r.end_delta_us, r, context, exporter);
   std::int64_t ms = options.timestamp == FlowTime::end ? end : start;
-  if (ms == kNoTime || ms < 0) ms = options.timestamp == FlowTime::end ? start : end;
-  if (ms == kNoTime || ms < 0) ms = context.export_ms > 0 ? context.export_ms : context.received_ms;
+  auto usable = [](std::int64_t t) { return t >= 0 && t <= static_cast<std::int64_t>(kMaxMillis); };
+  if (!usable(ms)) ms = options.timestamp == FlowTime::end ? start : end;
+  if (!usable(ms)) ms = context.export_ms > 0 ? context.export_ms : context.received_ms;
   m.timestamp = Timestamp(std::chrono::milliseconds(ms));
 
   std::uint64_t bytes = r.has_octets ? r.octets : r.octets_total;
