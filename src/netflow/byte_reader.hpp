@@ -18,6 +18,13 @@ inline std::uint64_t load_be64(const std::uint8_t* p) noexcept {
 }
 // An unsigned big-endian number of 1-8 bytes (IPFIX reduced-size encoding, RFC 7011 6.2).
 inline std::uint64_t load_be(const std::uint8_t* p, std::size_t length) noexcept {
+  switch (length) {  // the usual sizes without a loop
+    case 1: return p[0];
+    case 2: return load_be16(p);
+    case 4: return load_be32(p);
+    case 8: return load_be64(p);
+    default: break;
+  }
   std::uint64_t value = 0;
   for (std::size_t i = 0; i < length; ++i) value = (value << 8) | p[i];
   return value;
