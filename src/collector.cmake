@@ -30,6 +30,18 @@ add_library(flowmetrics_netflow STATIC
 target_include_directories(flowmetrics_netflow PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(flowmetrics_netflow PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE flowmetrics_warnings)
 
+# The write-ahead spool: frames on disk, the records and markers in them, idempotency keys.
+find_package(ZLIB REQUIRED)
+add_library(flowmetrics_spool STATIC
+  spool/frame.cpp
+  spool/spooled_records.cpp
+  spool/spool.cpp
+  spool/idempotency_index.cpp
+)
+target_include_directories(flowmetrics_spool PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+target_link_libraries(flowmetrics_spool PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE ZLIB::ZLIB
+                      flowmetrics_warnings)
+
 # The serve/ingest machinery: pipeline, socket inputs, HTTP and metrics.
 add_library(flowmetrics_service STATIC
   pipeline/pipeline.cpp
@@ -39,7 +51,7 @@ add_library(flowmetrics_service STATIC
   server/collector_metrics.cpp
   server/http_server.cpp
 )
-target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector PRIVATE flowmetrics_warnings)
+target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool PRIVATE flowmetrics_warnings)
 # The NetFlow/IPFIX UDP input, once the decoders (flowmetrics_netflow) are in the tree.
 target_sources(flowmetrics_service PRIVATE $<$<TARGET_EXISTS:flowmetrics_netflow>:ingest/netflow_udp_input.cpp>)
 target_link_libraries(flowmetrics_service PUBLIC $<TARGET_NAME_IF_EXISTS:flowmetrics_netflow>)

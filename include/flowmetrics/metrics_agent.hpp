@@ -13,6 +13,7 @@
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/pool_stats.hpp"
 #include "flowmetrics/upsert_result.hpp"
+#include "flowmetrics/write_stamp.hpp"
 
 namespace flowmetrics {
 
@@ -54,8 +55,12 @@ class MetricsAgent {
   // distinct key (the caller guarantees the keys are distinct). Never throws for item
   // failures: they are reported in the result (ItemError::index is the position in
   // `aggregates`). Throws Error(agent_closed) when the agent is closed.
+  // With a `stamp`, documents that already carry it (or a later sequence of its stream) are
+  // left unchanged and count as written, which makes a repeated call safe (write_stamp.hpp);
+  // an outcome-unknown write is then re-sent instead of being reported unknown.
   UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates,
-                                 std::optional<std::chrono::milliseconds> timeout = {});
+                                 std::optional<std::chrono::milliseconds> timeout = {},
+                                 const WriteStamp* stamp = nullptr);
 
   // One round trip on a pooled connection. Returns false instead of throwing.
   bool ping(std::optional<std::chrono::milliseconds> timeout = {}) noexcept;

@@ -97,7 +97,7 @@ class MetricsAgent::Impl {
 
   // Writes distinct-key documents chunk by chunk; outcomes[i] belongs to documents[i].
   UpsertResult write(std::span<const KeyedAggregate> documents, Clock::time_point deadline,
-                     std::vector<mongo::DocumentOutcome>& outcomes) {
+                     std::vector<mongo::DocumentOutcome>& outcomes, const WriteStamp* stamp = nullptr) {
     UpsertResult result;
     result.documents = documents.size();
     outcomes.clear();
@@ -106,7 +106,7 @@ class MetricsAgent::Impl {
         mongo::plan_batches(documents, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes);
     for (const mongo::BatchRange& range : ranges) {
       auto chunk = documents.subspan(range.begin, range.end - range.begin);
-      mongo::ChunkResult written = mongo::write_chunk(pool_, target_, chunk, deadline);
+      mongo::ChunkResult written = mongo::write_chunk(pool_, target_, chunk, deadline, stamp);
       result.matched += written.matched;
       result.modified += written.modified;
       result.upserted += written.upserted;
@@ -117,10 +117,11 @@ class MetricsAgent::Impl {
     return result;
   }
 
-  UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates, std::optional<milliseconds> timeout) {
+  UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates, std::optional<milliseconds> timeout,
+                                 const WriteStamp* stamp) {
     check_open();
     std::vector<mongo::DocumentOutcome> outcomes;
-    UpsertResult result = write(aggregates, deadline_after(timeout), outcomes);
+    UpsertResult result = write(aggregates, deadline_after(timeout), outcomes, stamp);
     result.input = aggregates.size();
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       account(result, i, outcomes[i]);
@@ -185,6 +186,8 @@ class MetricsAgent::Impl {
     }
     target_.max_update_operations = *update_limit;
     if (server_.is_ferretdb()) target_.update_locks = &update_locks_;
+    target_.write_concern = resolved_.options.write_concern;
+    target_.journal = resolved_.options.journal;
   }
 
   static std::string checked(std::string_view name, std::string_view what, std::string_view forbidden) {
@@ -244,9 +247,9 @@ UpsertResult MetricsAgent::batch_upsert_metrics(std::span<const Metric> metrics,
 }
 
 UpsertResult MetricsAgent::upsert_aggregates(std::span<const KeyedAggregate> aggregates,
-                                             std::optional<milliseconds> timeout) {
+                                             std::optional<milliseconds> timeout, const WriteStamp* stamp) {
   if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
-  return impl_->upsert_aggregates(aggregates, timeout);
+  return impl_->upsert_aggregates(aggregates, timeout, stamp);
 }
 
 bool MetricsAgent::ping(std::optional<milliseconds> timeout) noexcept {

@@ -1,3 +1,4 @@
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -83,11 +84,27 @@ int ingest(const ConfigSources& sources, const std::string& path) {
   std::unique_ptr<Runtime> runtime;
   try {
     runtime = std::make_unique<Runtime>(config);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     std::cerr << "flowmetrics ingest: " << e.what() << '\n';
     return 1;
   }
   pipeline::Pipeline& pipeline = runtime->pipeline();
+  // A file is known by its device and inode: a rerun after a crash resumes where the spool
+  // says the last run got to, and a file that grew since is read from there on.
+  std::string origin;
+  std::uint64_t offset = 0;
+  if (path != "-") {
+    struct stat status {};
+    if (::stat(path.c_str(), &status) == 0) {
+      origin = "file:" + std::to_string(status.st_dev) + ":" + std::to_string(status.st_ino);
+      offset = pipeline.origin_offset(origin);
+      if (offset > 0) {
+        std::cerr << "flowmetrics ingest: " << path << ": resuming at byte " << offset
+                  << " (an earlier run took everything before it)\n";
+        file.seekg(static_cast<std::streamoff>(offset));
+      }
+    }
+  }
   const auto start = Clock::now();
   {
     ProgressLine progress(runtime->stats());
@@ -95,12 +112,15 @@ int ingest(const ConfigSources& sources, const std::string& path) {
     batch.reserve(kBatchRecords);
     std::string line;
     const auto hand_over = [&] {
-      while (!pipeline.wait_for_capacity(1s)) {
+      // Records and the offset just past them go into the spool together.
+      while ((origin.empty() ? pipeline.submit(batch, "ingest")
+                             : pipeline.submit_from(batch, "ingest", origin, offset)) == pipeline::Admission::full) {
+        pipeline.wait_for_capacity(1s);
       }
-      pipeline.submit(batch, "ingest");
       batch.clear();
     };
     while (std::getline(in, line)) {
+      offset += line.size() + (in.eof() ? 0 : 1);
       if (line.size() > config.tcp.max_line_bytes) {
         pipeline.reject("ingest", ingest::to_string(ingest::RejectReason::line_too_long));
         continue;
@@ -132,7 +152,7 @@ int ingest(const ConfigSources& sources, const std::string& path) {
     }
     runtime->agent().close();
     const bool complete = drained && stats.rejected.total() == 0 && stats.failed.load() == 0 &&
-                          stats.written.load() == stats.accepted.load();
+                          stats.written.load() == stats.accepted.load() + stats.replayed.load();
     return complete ? 0 : 1;
   }
 }

@@ -4,6 +4,7 @@
 #include <spdlog/spdlog.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <map>
 
 #include "commands/commands.hpp"
@@ -41,7 +42,23 @@ config::CollectorConfig load_config(const ConfigSources& sources) {
       sources.file.empty() ? config::CollectorConfig{} : config::load_config_file(sources.file);
   config::apply_environment(config, environment());
   config::apply_overrides(config, sources.overrides, "--set");
+  if (!config.database.uri_file.empty()) {
+    config.database.uri = read_secret_file(config.database.uri_file, "database.uri_file");
+    if (!config.database.uri.starts_with("mongodb://") && !config.database.uri.starts_with("mongodb+srv://")) {
+      throw config::ConfigError("database.uri_file", config.database.uri_file, 1,
+                                "must hold a connection string starting with \"mongodb://\" or \"mongodb+srv://\"");
+    }
+  }
   return config;
+}
+
+std::string read_secret_file(const std::string& path, const std::string& key) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) throw config::ConfigError(key, path, 0, "cannot read the file");
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  if (line.empty()) throw config::ConfigError(key, path, 1, "the first line is empty");
+  return line;
 }
 
 void configure_logging(const config::CollectorConfig& config) {
@@ -57,10 +74,53 @@ Runtime::Runtime(const config::CollectorConfig& config)
       writer_(agent_),
       metrics_(stats_, [this]() -> std::optional<PoolStats> { return agent_.pool_stats(); }) {
   if (config.database.create_indexes) agent_.create_metrics_indexes();
-  pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), writer_, stats_);
+
+  const std::filesystem::path directory = config.spool.directory;
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) throw std::runtime_error("spool: cannot create " + directory.string() + ": " + error.message());
+  keys_ = std::make_unique<spool::IdempotencyIndex>(directory / "idempotency.journal", config.http.idempotency_window);
+  pipeline::SpoolReplay replay;
+  const auto visit = [&](const spool::FrameHeader& header, std::string_view payload) {
+    replay.last_sequence = std::max(replay.last_sequence, header.sequence);
+    if (header.type == spool::FrameType::flush) {
+      if (auto marker = spool::decode_flush(payload)) replay.markers.emplace_back(header.sequence, *marker);
+      return;
+    }
+    const auto batch = spool::decode_records(payload);
+    if (!batch) return;
+    if (!batch->idempotency_key.empty())
+      keys_->remember_recovered(batch->idempotency_key, batch->answer, header.time_ms);
+    if (!batch->origin.empty()) {
+      auto& furthest = replay.origin_offsets[batch->origin];
+      furthest = std::max(furthest, batch->origin_offset);
+    }
+  };
+  spool_ =
+      std::make_unique<spool::Spool>(spool::SpoolOptions{directory, config.spool.max_bytes, config.spool.segment_bytes,
+                                                         config.spool.fsync, config.spool.fsync_interval},
+                                     visit);
+  pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), writer_, stats_, *spool_,
+                                                   keys_.get(), std::move(replay));
+  metrics_.set_spool_state([this] {
+    server::SpoolState state;
+    state.bytes = spool_->bytes();
+    state.max_bytes = spool_->options().max_bytes;
+    state.full = spool_->full();
+    if (const auto oldest = spool_->oldest_time_ms()) {
+      const auto now =
+          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+              .count();
+      state.oldest_age_seconds = static_cast<double>(std::max<std::int64_t>(0, now - *oldest)) / 1000.0;
+    }
+    state.damaged_frames = spool_->recovery().damaged_frames;
+    return state;
+  });
 }
 
 std::optional<std::string> Runtime::readiness() {
+  if (spool_->full())
+    return "the spool is full (" + std::to_string(spool_->bytes()) + " bytes); inputs are pushed back";
   if (!agent_.ping(std::chrono::seconds(2))) return "the database does not answer a ping";
   if (agent_.pool_stats().open == 0) return "no pooled connection is open";
   return std::nullopt;
@@ -71,8 +131,9 @@ std::string Runtime::summary() const {
          std::to_string(stats_.accepted.load()) + ", rejected " + std::to_string(stats_.rejected.total()) +
          ", written " + std::to_string(stats_.written.load()) + ", failed " + std::to_string(stats_.failed.load()) +
          ", pending " + std::to_string(stats_.records_pending.load()) + " records in " +
-         std::to_string(stats_.keys_pending.load()) + " keys, dropped " + std::to_string(stats_.dropped.total()) +
-         "; documents created " + std::to_string(stats_.documents_upserted.load()) + ", updated " +
+         std::to_string(stats_.keys_pending.load()) + " keys, replayed " + std::to_string(stats_.replayed.load()) +
+         ", dropped " + std::to_string(stats_.dropped.total()) + "; documents created " +
+         std::to_string(stats_.documents_upserted.load()) + ", updated " +
          std::to_string(stats_.documents_updated.load());
 }
 

@@ -9,13 +9,20 @@
 #include "pipeline/pipeline.hpp"
 #include "pipeline/pipeline_stats.hpp"
 #include "server/collector_metrics.hpp"
+#include "spool/idempotency_index.hpp"
+#include "spool/spool.hpp"
 
 namespace flowmetrics::commands {
 
 struct ConfigSources;
 
-// Reads the configuration from its sources; throws config::ConfigError.
+// Reads the configuration from its sources, then the URI from database.uri_file when set;
+// throws config::ConfigError.
 config::CollectorConfig load_config(const ConfigSources& sources);
+
+// The first line of a secret file (a URI, a token), without its line ending; throws
+// config::ConfigError naming `key` when it cannot be read or is empty. Never logs the content.
+std::string read_secret_file(const std::string& path, const std::string& key);
 
 // Sets up spdlog with the configured level (logs go to stderr).
 void configure_logging(const config::CollectorConfig& config);
@@ -23,11 +30,14 @@ void configure_logging(const config::CollectorConfig& config);
 // What serve and ingest share: the agent, the pipeline and their counters.
 class Runtime {
  public:
-  // Connects (throws flowmetrics::Error) and, when configured, creates the indexes.
+  // Connects (throws flowmetrics::Error), creates the indexes when configured, opens the
+  // spool (throws std::runtime_error) and starts the pipeline, which replays what the spool
+  // holds from an earlier run.
   explicit Runtime(const config::CollectorConfig& config);
 
   MetricsAgent& agent() { return agent_; }
   pipeline::Pipeline& pipeline() { return *pipeline_; }
+  spool::Spool& spool() { return *spool_; }
   pipeline::PipelineStats& stats() { return stats_; }
   server::CollectorMetrics& metrics() { return metrics_; }
   std::optional<std::string> readiness();
@@ -40,7 +50,9 @@ class Runtime {
   MetricsAgent agent_;
   pipeline::PipelineStats stats_;
   pipeline::AgentWriter writer_;
-  std::unique_ptr<pipeline::Pipeline> pipeline_;
+  std::unique_ptr<spool::IdempotencyIndex> keys_;
+  std::unique_ptr<spool::Spool> spool_;
+  std::unique_ptr<pipeline::Pipeline> pipeline_;  // destroyed before the spool it reads
   server::CollectorMetrics metrics_;
 };
 

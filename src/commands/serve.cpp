@@ -83,6 +83,15 @@ int serve(const ConfigSources& sources) {
     return 2;
   }
   configure_logging(config);
+  std::string bearer_token;
+  try {
+    if (!config.http.bearer_token_file.empty()) {
+      bearer_token = read_secret_file(config.http.bearer_token_file, "inputs.http.bearer_token_file");
+    }
+  } catch (const config::ConfigError& e) {
+    spdlog::error("configuration: {}", e.what());
+    return 2;
+  }
   spdlog::info("flowmetrics {} starting: database {}.{}, {} writers, bucket {} s, policy {}", FLOWMETRICS_VERSION,
                config.database.database, config.database.collection, config.pipeline.writers,
                config.pipeline.bucket_width.count(), to_string(config.database.merge_policy));
@@ -90,7 +99,7 @@ int serve(const ConfigSources& sources) {
   std::unique_ptr<Runtime> runtime;
   try {
     runtime = std::make_unique<Runtime>(config);
-  } catch (const Error& e) {
+  } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return 1;
   }
@@ -98,7 +107,7 @@ int serve(const ConfigSources& sources) {
   std::vector<std::unique_ptr<ingest::Input>> inputs;
   if (config.http.enabled) {
     inputs.push_back(std::make_unique<server::HttpServer>(
-        server::HttpServerOptions{config.http.listen, config.http.max_body_bytes, config.http.threads},
+        server::HttpServerOptions{config.http.listen, config.http.max_body_bytes, config.http.threads, bearer_token},
         runtime->pipeline(), [&] { return runtime->metrics().render(); }, [&] { return runtime->readiness(); }));
   }
   if (config.tcp.enabled) {
@@ -152,8 +161,8 @@ int serve(const ConfigSources& sources) {
   spdlog::info("final: {}", runtime->summary());
   runtime->agent().close();
   if (!drained) {
-    spdlog::error("the drain timeout ({} s) passed before everything was written",
-                  config.shutdown.drain_timeout.count());
+    spdlog::error("the drain timeout ({} s) passed before everything was written; the rest stays in the spool ({})",
+                  config.shutdown.drain_timeout.count(), config.spool.directory);
     return 1;
   }
   spdlog::info("stopped cleanly");

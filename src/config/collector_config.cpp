@@ -476,6 +476,8 @@ AgentOptions CollectorConfig::agent_options() const {
   options.connect_timeout = database.connect_timeout;
   options.merge_policy = database.merge_policy;
   options.retention = database.retention;
+  options.write_concern = database.write_concern;
+  options.journal = database.journal;
   return options;
 }
 

@@ -104,9 +104,9 @@ struct SpoolConfig {
 struct NetflowInputConfig {
   bool enabled = true;
   std::string listen = "127.0.0.1:2055";
-  std::size_t receive_buffer_bytes = 8 << 20;  // SO_RCVBUF asked for; 0 keeps the kernel's default
-  std::string timestamp = "end";               // the flow's "end" or "start" time
-  bool apply_sampling = true;                  // scale bytes and packets by the sampling interval
+  std::size_t receive_buffer_bytes = 8 << 20;       // SO_RCVBUF asked for; 0 keeps the kernel's default
+  std::string timestamp = "end";                    // the flow's "end" or "start" time
+  bool apply_sampling = true;                       // scale bytes and packets by the sampling interval
   std::chrono::milliseconds template_wait{10'000};  // data sets held for a template, at most
 
   friend bool operator==(const NetflowInputConfig&, const NetflowInputConfig&) = default;
@@ -128,8 +128,8 @@ struct CollectorConfig {
   DatabaseConfig database;
   PoolConfig pool;
   PipelineConfig pipeline;
-  TcpInputConfig tcp;    // [inputs.tcp]
-  HttpInputConfig http;  // [inputs.http]
+  TcpInputConfig tcp;          // [inputs.tcp]
+  HttpInputConfig http;        // [inputs.http]
   NetflowInputConfig netflow;  // [inputs.netflow]
   SpoolConfig spool;
   LogConfig log;

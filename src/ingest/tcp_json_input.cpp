@@ -95,7 +95,15 @@ void TcpJsonInput::serve(int fd) {
   bool discarding = false;  // inside a line that was too long, until its newline
 
   const auto hand_over = [&] {
-    if (!batch.empty()) sink_.submit(batch, "tcp");
+    // Records read from the socket are in the spool before anything else is read: a full
+    // spool holds this connection here (the sender blocks) until there is room.
+    while (!batch.empty() && sink_.submit(batch, "tcp") == pipeline::Admission::full) {
+      if (stopping_) {
+        sink_.drop("tcp", batch.size());  // stopping with a full spool: nowhere to put them
+        break;
+      }
+      sink_.wait_for_capacity(std::chrono::milliseconds(200));
+    }
     batch.clear();
   };
   const auto take_line = [&](std::string_view line) {

@@ -73,8 +73,8 @@ BulkReply parse_reply(const bson_t* reply) {
 
 class ChunkWriter {
  public:
-  ChunkWriter(const WriteTarget& target, std::span<const KeyedAggregate> documents)
-      : target_(target), documents_(documents) {
+  ChunkWriter(const WriteTarget& target, std::span<const KeyedAggregate> documents, const WriteStamp* stamp)
+      : target_(target), documents_(documents), stamp_(stamp) {
     result_.outcomes.resize(documents.size());
   }
 
@@ -125,13 +125,30 @@ class ChunkWriter {
     outcome.outcome_unknown = unknown;
   }
 
+  // {ordered: false, writeConcern: {w, j}}
+  BsonPtr bulk_options() const {
+    BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(false)));
+    bson_t concern;
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "writeConcern", &concern);
+    if (target_.write_concern == "majority") {
+      BSON_APPEND_UTF8(&concern, "w", "majority");
+    } else {
+      BSON_APPEND_INT32(&concern, "w", std::stoi(target_.write_concern));
+    }
+    BSON_APPEND_BOOL(&concern, "j", target_.journal);
+    bson_append_document_end(opts.get(), &concern);
+    return opts;
+  }
+
   std::optional<DriverError> run_phase(Client& client, DocumentState phase, const std::vector<std::size_t>& ops) {
     const bool inserting = phase == DocumentState::pending_insert;
     CollectionPtr collection(
         mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
-    BsonPtr bulk_opts(BCON_NEW("ordered", BCON_BOOL(false)));
+    BsonPtr bulk_opts = bulk_options();
     BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection.get(), bulk_opts.get()));
-    BsonPtr upsert_opts(BCON_NEW("upsert", BCON_BOOL(true)));
+    // A stamped update must not upsert: when its filter does not match, the document already
+    // has the stamp, and an upsert would only collide with it on _id.
+    BsonPtr upsert_opts(BCON_NEW("upsert", BCON_BOOL(stamp_ == nullptr)));
     std::vector<std::size_t> sent;
     sent.reserve(ops.size());
     for (std::size_t i : ops) {
@@ -139,14 +156,15 @@ class ChunkWriter {
       bson_error_t error;
       bool appended = false;
       if (inserting) {
-        appended = mongoc_bulk_operation_insert_with_opts(bulk.get(), build_document(doc, target_.policy).get(),
+        appended = mongoc_bulk_operation_insert_with_opts(bulk.get(), build_document(doc, target_.policy, stamp_).get(),
                                                           nullptr, &error);
-      } else if (target_.policy == MergePolicy::replace) {
+      } else if (target_.policy == MergePolicy::replace && stamp_ == nullptr) {
         appended = mongoc_bulk_operation_replace_one_with_opts(
             bulk.get(), build_id_filter(doc).get(), build_update(doc, target_.policy).get(), upsert_opts.get(), &error);
       } else {
-        appended = mongoc_bulk_operation_update_one_with_opts(
-            bulk.get(), build_id_filter(doc).get(), build_update(doc, target_.policy).get(), upsert_opts.get(), &error);
+        appended = mongoc_bulk_operation_update_one_with_opts(bulk.get(), build_id_filter(doc, stamp_).get(),
+                                                              build_update(doc, target_.policy, stamp_).get(),
+                                                              upsert_opts.get(), &error);
       }
       if (appended) {
         sent.push_back(i);
@@ -183,7 +201,7 @@ class ChunkWriter {
       for (std::size_t i : sent) fail(result_.outcomes[i], error.code, error.message, false);
       return std::nullopt;
     }
-    const bool resend_is_safe = error.not_sent || target_.policy == MergePolicy::replace;
+    const bool resend_is_safe = error.not_sent || target_.policy == MergePolicy::replace || stamp_ != nullptr;
     if (!resend_is_safe) {
       for (std::size_t i : sent) {
         fail(result_.outcomes[i], error.code, error.message + "; the write may or may not have been applied", true);
@@ -201,7 +219,10 @@ class ChunkWriter {
     // means the server stopped early, and then no index can be trusted. One that accounts
     // for more is trusted per index: mongo-java-server counts every document it was sent
     // as inserted, duplicates included.
-    const bool precise = acknowledged + errors >= static_cast<std::int64_t>(sent.size());
+    // A stamped update that finds its stamp already applied matches nothing and is counted
+    // nowhere, so for those only an error-free reply is known to be complete.
+    const bool precise = acknowledged + errors >= static_cast<std::int64_t>(sent.size()) ||
+                         (stamp_ != nullptr && !inserting && errors == 0);
     if (precise) {
       if (inserting) {
         result_.upserted += sent.size() - reply.write_errors.size();
@@ -214,8 +235,8 @@ class ChunkWriter {
     for (std::size_t k = 0; k < sent.size(); ++k) {
       DocumentOutcome& outcome = result_.outcomes[sent[k]];
       if (!precise) {
-        if (target_.policy == MergePolicy::replace) {
-          outcome.state = DocumentState::pending_update;  // re-sending a replace is idempotent
+        if (target_.policy == MergePolicy::replace || stamp_ != nullptr) {
+          outcome.state = DocumentState::pending_update;  // re-sending is idempotent
         } else {
           fail(outcome, errc::write_failed,
                "the server aborted the bulk write without saying which operations it applied", true);
@@ -246,14 +267,15 @@ class ChunkWriter {
 
   const WriteTarget& target_;
   std::span<const KeyedAggregate> documents_;
+  const WriteStamp* stamp_;
   ChunkResult result_;
 };
 
 }  // namespace
 
 ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
-                        Clock::time_point deadline) {
-  ChunkWriter writer(target, documents);
+                        Clock::time_point deadline, const WriteStamp* stamp) {
+  ChunkWriter writer(target, documents, stamp);
   thread_local std::minstd_rand jitter(std::random_device{}());
   milliseconds backoff(20);
   std::string last_error;

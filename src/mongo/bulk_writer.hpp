@@ -9,6 +9,7 @@
 #include "flowmetrics/merge_policy.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/upsert_result.hpp"
+#include "flowmetrics/write_stamp.hpp"
 #include "mongo/connection_pool.hpp"
 #include "mongo/key_locks.hpp"
 
@@ -21,6 +22,8 @@ struct WriteTarget {
   std::size_t max_update_operations = 100'000;  // statements per update command
   // When set, update commands hold their keys' stripes (servers without atomic updates).
   KeyLockTable* update_locks = nullptr;
+  std::string write_concern = "majority";  // w: "majority" or a number
+  bool journal = true;                     // j
 };
 
 enum class DocumentState : std::uint8_t { pending_insert, pending_update, written, failed };
@@ -51,7 +54,10 @@ struct ChunkResult {
 // goes to step 2. Transient errors are retried with backoff on a fresh connection until
 // `deadline`; an operation whose outcome is unknown is re-sent only when re-sending is
 // idempotent (replace), and otherwise reported with outcome_unknown.
+//
+// With a `stamp` (write_stamp.hpp) the insert carries it and the update applies only to a
+// document whose stamp of that stream is older; re-sending anything is then idempotent.
 ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
-                        ConnectionPool::Clock::time_point deadline);
+                        ConnectionPool::Clock::time_point deadline, const WriteStamp* stamp = nullptr);
 
 }  // namespace flowmetrics::mongo

@@ -29,16 +29,31 @@ void append_counters(bson_t* doc, const MetricAggregate& a, bool always) {
   if (always || a.flows != 0) BSON_APPEND_INT64(doc, "flows", to_int64(a.flows));
 }
 
+std::string applied_field(const WriteStamp& stamp) {
+  return "_applied." + stamp.stream;
+}
+
+void append_stamp(bson_t* doc, const WriteStamp& stamp) {
+  bson_t child;
+  BSON_APPEND_DOCUMENT_BEGIN(doc, "_applied", &child);
+  bson_append_int64(&child, stamp.stream.c_str(), length(stamp.stream), to_int64(stamp.sequence));
+  bson_append_document_end(doc, &child);
+}
+
+void append_replace_fields(bson_t* doc, const MetricAggregate& a, bool all_counters) {
+  BSON_APPEND_DOUBLE(doc, "value", a.last);
+  append_counters(doc, a, all_counters);
+}
+
 }  // namespace
 
-BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy) {
+BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp) {
   BsonPtr doc = make_bson();
   bson_append_utf8(doc.get(), "_id", 3, item.id.c_str(), length(item.id));
   append_key_fields(doc.get(), item.key);
   const MetricAggregate& a = item.aggregate;
   if (policy == MergePolicy::replace) {
-    BSON_APPEND_DOUBLE(doc.get(), "value", a.last);
-    append_counters(doc.get(), a, false);
+    append_replace_fields(doc.get(), a, stamp != nullptr);
   } else {
     BSON_APPEND_DOUBLE(doc.get(), "value", a.sum);
     BSON_APPEND_INT64(doc.get(), "count", to_int64(a.count));
@@ -46,20 +61,39 @@ BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy) {
     BSON_APPEND_DOUBLE(doc.get(), "max", a.max);
     append_counters(doc.get(), a, true);
   }
+  if (stamp != nullptr) append_stamp(doc.get(), *stamp);
   return doc;
 }
 
-BsonPtr build_id_filter(const KeyedAggregate& item) {
+BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp) {
   BsonPtr filter = make_bson();
   bson_append_utf8(filter.get(), "_id", 3, item.id.c_str(), length(item.id));
+  if (stamp != nullptr) {
+    const std::string field = applied_field(*stamp);
+    bson_t condition, negated;
+    bson_append_document_begin(filter.get(), field.c_str(), length(field), &condition);
+    BSON_APPEND_DOCUMENT_BEGIN(&condition, "$not", &negated);
+    BSON_APPEND_INT64(&negated, "$gte", to_int64(stamp->sequence));
+    bson_append_document_end(&condition, &negated);
+    bson_append_document_end(filter.get(), &condition);
+  }
   return filter;
 }
 
-BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy) {
-  if (policy == MergePolicy::replace) return build_document(item, policy);
+BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp) {
   const MetricAggregate& a = item.aggregate;
   BsonPtr update = make_bson();
   bson_t child;
+  if (policy == MergePolicy::replace) {
+    if (stamp == nullptr) return build_document(item, policy);
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
+    append_key_fields(&child, item.key);
+    append_replace_fields(&child, a, true);
+    const std::string field = applied_field(*stamp);
+    bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
+    bson_append_document_end(update.get(), &child);
+    return update;
+  }
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &child);
   BSON_APPEND_DOUBLE(&child, "value", a.sum);
   BSON_APPEND_INT64(&child, "count", to_int64(a.count));
@@ -76,6 +110,12 @@ BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy) {
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &child);
   append_key_fields(&child, item.key);
   bson_append_document_end(update.get(), &child);
+  if (stamp != nullptr) {
+    const std::string field = applied_field(*stamp);
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
+    bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
+    bson_append_document_end(update.get(), &child);
+  }
   return update;
 }
 

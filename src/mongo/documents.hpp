@@ -4,6 +4,7 @@
 
 #include "flowmetrics/merge_policy.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
+#include "flowmetrics/write_stamp.hpp"
 #include "mongo/handles.hpp"
 
 namespace flowmetrics::mongo {
@@ -16,13 +17,18 @@ namespace flowmetrics::mongo {
 //   packets, bytes, flows (int64)        aggregate: sums, always present;
 //                                        replace: the last values, present when non-zero
 
-// The whole document, as inserted when the key is new.
-BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy);
-// {_id: id}
-BsonPtr build_id_filter(const KeyedAggregate& item);
+//   _applied     {<stream>: sequence} for stamped writes (write_stamp.hpp)
+
+// The whole document, as inserted when the key is new (with `_applied` when stamped).
+BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
+// {_id: id}; stamped: {_id: id, "_applied.<stream>": {$not: {$gte: sequence}}}, which
+// matches only a document this stamp (or a later one of its stream) has not reached yet.
+BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp = nullptr);
 // What an existing document receives: the whole document again (replace) or
-// $inc/$min/$max with the key fields under $setOnInsert (aggregate).
-BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy);
+// $inc/$min/$max with the key fields under $setOnInsert (aggregate). Stamped, replace
+// becomes a $set of the same fields (a replacement would erase other streams' stamps), and
+// both $set "_applied.<stream>".
+BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
 
 // An upper bound of the bytes one operation adds to a bulk write command, for splitting.
 std::size_t estimated_operation_bytes(const KeyedAggregate& item) noexcept;

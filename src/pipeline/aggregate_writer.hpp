@@ -14,13 +14,16 @@ namespace flowmetrics::pipeline {
 class AggregateWriter {
  public:
   virtual ~AggregateWriter() = default;
-  virtual UpsertResult write(std::span<const KeyedAggregate> batch) = 0;
+  // With a `stamp`, the write is idempotent per document (write_stamp.hpp).
+  virtual UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) = 0;
 };
 
 class AgentWriter final : public AggregateWriter {
  public:
   explicit AgentWriter(MetricsAgent& agent) : agent_(agent) {}
-  UpsertResult write(std::span<const KeyedAggregate> batch) override { return agent_.upsert_aggregates(batch); }
+  UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) override {
+    return agent_.upsert_aggregates(batch, std::nullopt, stamp);
+  }
 
  private:
   MetricsAgent& agent_;

@@ -3,6 +3,8 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 
 #include "flowmetrics/validation.hpp"
 
@@ -24,85 +26,168 @@ bool retryable(errc code) {
   return code != errc::server_error && code != errc::invalid_argument;
 }
 
+std::int64_t wall_ms() {
+  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+MetricAggregate aggregate_of(const spool::SpooledRecord& r) {
+  MetricAggregate a;
+  a.last = a.sum = a.min = a.max = r.value;
+  a.count = 1;
+  a.packets = r.packets;
+  a.bytes = r.bytes;
+  a.flows = r.flows;
+  return a;
+}
+
+std::filesystem::path origins_path(const spool::Spool& spool) {
+  return spool.options().directory / "origins";
+}
+
 }  // namespace
 
-Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineStats& stats,
-                   std::function<Clock::time_point()> now)
+Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineStats& stats, spool::Spool& spool,
+                   spool::IdempotencyIndex* keys, SpoolReplay replay, std::function<Clock::time_point()> now)
     : options_(options),
       writer_(writer),
       stats_(stats),
+      spool_(spool),
+      keys_(keys),
       now_(std::move(now)),
       partition_limit_(
-          std::max<std::size_t>(1, options.max_pending_keys / (2 * std::max<std::size_t>(1, options.writers)))) {
+          std::max<std::size_t>(1, options.max_pending_keys / (2 * std::max<std::size_t>(1, options.writers)))),
+      replay_through_(replay.last_sequence) {
   const std::size_t count = std::max<std::size_t>(1, options_.writers);
-  for (std::size_t i = 0; i < count; ++i) partitions_.push_back(std::make_unique<Partition>());
+  for (std::size_t i = 0; i < count; ++i) {
+    partitions_.push_back(std::make_unique<Partition>());
+    partitions_.back()->index = static_cast<std::uint32_t>(i);
+  }
+  std::sort(replay.markers.begin(), replay.markers.end(), [](const auto& a, const auto& b) {
+    return a.second.merged_through < b.second.merged_through ||
+           (a.second.merged_through == b.second.merged_through && a.first < b.first);
+  });
+  std::size_t foreign = 0;
+  for (auto& [sequence, marker] : replay.markers) {
+    if (marker.partition >= count) {
+      ++foreign;
+      continue;
+    }
+    partitions_[marker.partition]->replay_markers.emplace_back(sequence, marker);
+  }
+  if (foreign > 0) {
+    // The spool was written with more writers than configured now: its flushes cannot be
+    // replayed as they were. Refuse rather than risk writing twice.
+    throw std::runtime_error("the spool holds flushes of " + std::to_string(foreign) +
+                             " writes from a run with more writers than pipeline.writers = " + std::to_string(count) +
+                             ": start with the earlier number of writers until the spool is empty");
+  }
+  {
+    std::ifstream in(origins_path(spool_));
+    std::string line;
+    while (std::getline(in, line)) {
+      const auto tab = line.find('\t');
+      if (tab == std::string::npos) continue;
+      origin_offsets_[line.substr(tab + 1)] = std::stoull(line.substr(0, tab));
+    }
+    persisted_origins_ = origin_offsets_;
+    for (const auto& [origin, offset] : replay.origin_offsets) {
+      origin_offsets_[origin] = std::max(origin_offsets_[origin], offset);
+    }
+  }
+  replaying_ = replay_through_ > 0;
   for (auto& partition : partitions_) {
     Partition* p = partition.get();
     p->writer = std::thread([this, p] { run_writer(*p); });
   }
+  consumer_ = std::thread([this] { run_consumer(); });
 }
 
 Pipeline::~Pipeline() {
   abandon_ = true;
   draining_ = true;
+  capacity_.notify_all();
+  if (consumer_.joinable()) consumer_.join();
   for (auto& partition : partitions_) {
-    {
-      std::lock_guard lock(partition->mu);
-      partition->flush_requested = true;
-    }
     partition->wake.notify_all();
-  }
-  for (auto& partition : partitions_) {
     if (partition->writer.joinable()) partition->writer.join();
   }
 }
 
-void Pipeline::submit(std::span<Metric> metrics, std::string_view input) {
-  if (metrics.empty()) return;
-  stats_.received.add(input, "", metrics.size());
-  const std::int64_t width_ms = std::chrono::duration_cast<milliseconds>(options_.bucket_width).count();
-  const std::size_t count = partitions_.size();
+// ---- Inputs
 
-  // Validate and bucket outside any lock, then merge partition by partition.
-  std::vector<std::vector<std::pair<MetricKey, const Metric*>>> by_partition(count);
-  std::int64_t newest = INT64_MIN;
-  std::size_t accepted = 0;
+Admission Pipeline::submit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement) {
+  return admit(metrics, input, acknowledgement, {}, 0);
+}
+
+Admission Pipeline::submit_from(std::span<Metric> metrics, std::string_view input, std::string_view origin,
+                                std::uint64_t offset) {
+  return admit(metrics, input, nullptr, origin, offset);
+}
+
+Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
+                          std::string_view origin, std::uint64_t offset) {
+  spool::RecordBatch batch;
+  batch.input = std::string(input);
+  batch.origin = std::string(origin);
+  batch.origin_offset = offset;
+  batch.records.reserve(metrics.size());
+  std::vector<std::string_view> rejections;
   for (const Metric& metric : metrics) {
-    MetricKey key;
-    if (auto error = make_metric_key(metric, key)) {
-      stats_.rejected.add(input, reason_for_field(error->field), 1);
+    spool::SpooledRecord record;
+    if (auto error = make_metric_key(metric, record.key)) {
+      rejections.push_back(reason_for_field(error->field));
       continue;
     }
-    if (width_ms > 0) key.timestamp_ms -= key.timestamp_ms % width_ms;
-    newest = std::max(newest, key.timestamp_ms);
-    const std::size_t p = static_cast<std::size_t>(hash_key(key) % count);
-    by_partition[p].emplace_back(std::move(key), &metric);
-    ++accepted;
+    record.value = metric.value;
+    record.packets = metric.packets;
+    record.bytes = metric.bytes;
+    record.flows = metric.flows;
+    batch.records.push_back(std::move(record));
   }
-  const auto now = now_();
-  for (std::size_t p = 0; p < count; ++p) {
-    if (by_partition[p].empty()) continue;
-    Partition& partition = *partitions_[p];
-    std::size_t new_keys = 0;
-    bool full = false;
-    {
-      std::lock_guard lock(partition.mu);
-      for (auto& [key, metric] : by_partition[p]) {
-        auto [it, inserted] = partition.entries.try_emplace(std::move(key), Entry{{}, now});
-        if (inserted) ++new_keys;
-        it->second.aggregate.add(*metric);
-      }
-      full = partition.entries.size() >= partition_limit_;
-      if (full) partition.flush_requested = true;
+
+  // A key is claimed while its records are appended, so that a concurrent repeat waits and
+  // then finds it instead of being applied too.
+  const bool keyed = acknowledgement != nullptr && !acknowledgement->key.empty() && keys_ != nullptr;
+  if (keyed) {
+    std::unique_lock lock(keys_mu_);
+    key_done_.wait(lock, [&] { return !keys_in_progress_.contains(acknowledgement->key); });
+    if (auto answer = keys_->find(acknowledgement->key)) {
+      acknowledgement->answer = std::move(*answer);
+      return Admission::duplicate;
     }
-    stats_.keys_pending += new_keys;
-    if (full) partition.wake.notify_one();
+    keys_in_progress_.insert(acknowledgement->key);
+    batch.idempotency_key = acknowledgement->key;
+    batch.answer = acknowledgement->answer;
   }
-  stats_.accepted += accepted;
-  stats_.records_pending += accepted;
-  std::int64_t seen = watermark_ms_.load();
-  while (newest > seen && !watermark_ms_.compare_exchange_weak(seen, newest)) {
+  const auto release_key = [&] {
+    if (!keyed) return;
+    {
+      std::lock_guard lock(keys_mu_);
+      keys_in_progress_.erase(acknowledgement->key);
+    }
+    key_done_.notify_all();
+  };
+
+  if (!batch.records.empty() || !batch.origin.empty()) {
+    const auto sequence = spool_.append(spool::FrameType::records, spool::encode(batch));
+    if (!sequence) {
+      release_key();
+      return Admission::full;
+    }
+    if (!batch.origin.empty()) {
+      std::lock_guard lock(origins_mu_);
+      auto& furthest = origin_offsets_[batch.origin];
+      furthest = std::max(furthest, offset);
+    }
   }
+  if (keyed) keys_->remember(acknowledgement->key, acknowledgement->answer, wall_ms());
+  release_key();
+
+  stats_.received.add(input, "", metrics.size());
+  for (const std::string_view reason : rejections) stats_.rejected.add(input, reason, 1);
+  stats_.accepted += batch.records.size();
+  stats_.records_pending += batch.records.size();
+  return Admission::accepted;
 }
 
 void Pipeline::reject(std::string_view input, std::string_view reason, std::size_t count) {
@@ -111,84 +196,282 @@ void Pipeline::reject(std::string_view input, std::string_view reason, std::size
 }
 
 void Pipeline::drop(std::string_view input, std::size_t count) {
-  stats_.dropped.add(input, "saturated", count);
+  stats_.dropped.add(input, "spool_full", count);
 }
 
 bool Pipeline::saturated() const {
-  return stats_.keys_pending.load() + stats_.keys_in_flight.load() >= options_.max_pending_keys;
+  return spool_.full();
 }
 
 bool Pipeline::wait_for_capacity(milliseconds timeout) {
-  if (!saturated()) return true;
+  if (!spool_.full()) return true;
   ++stats_.backpressure_waits;
-  std::unique_lock lock(capacity_mu_);
-  return capacity_.wait_for(lock, timeout, [this] { return !saturated() || abandon_.load(); }) && !saturated();
+  return spool_.wait_for_space(timeout);
 }
 
-void Pipeline::take_flushable(Partition& partition, bool everything, std::vector<KeyedAggregate>& batch) {
+std::uint64_t Pipeline::origin_offset(const std::string& origin) const {
+  std::lock_guard lock(origins_mu_);
+  const auto it = origin_offsets_.find(origin);
+  return it == origin_offsets_.end() ? 0 : it->second;
+}
+
+// ---- The consumer: spool -> partitions
+
+bool Pipeline::memory_saturated() const {
+  return stats_.keys_pending.load() + stats_.keys_in_flight.load() >= options_.max_pending_keys;
+}
+
+void Pipeline::run_consumer() {
+  spool::Spool::Cursor cursor;
+  spool::Frame frame;
+  std::uint64_t last_read = 0;
+  auto next_release = Clock::now();
+  for (;;) {
+    if (abandon_) return;
+    if (Clock::now() >= next_release) {
+      release_settled(last_read + 1);
+      next_release = Clock::now() + std::chrono::seconds(1);
+    }
+    if (memory_saturated()) {
+      ++stats_.backpressure_waits;
+      std::unique_lock lock(capacity_mu_);
+      capacity_.wait_for(lock, milliseconds(100), [this] { return !memory_saturated() || abandon_.load(); });
+      continue;
+    }
+    if (!spool_.next(cursor, frame)) {
+      if (replaying_) finish_replay();
+      if (draining_ && spool_.last_sequence() <= last_read) {
+        consumed_all_ = true;
+        for (auto& partition : partitions_) partition->wake.notify_all();
+        capacity_.notify_all();
+        // Keep releasing what the writers settle while they finish.
+        while (!abandon_ && stats_.records_pending.load() > 0) {
+          std::unique_lock lock(capacity_mu_);
+          capacity_.wait_for(lock, milliseconds(200));
+          lock.unlock();
+          release_settled(last_read + 1);
+        }
+        release_settled(last_read + 1);
+        persist_origins();
+        return;
+      }
+      spool_.wait_for_append(last_read, milliseconds(100));
+      continue;
+    }
+    last_read = frame.header.sequence;
+    if (frame.header.type == spool::FrameType::records) {
+      if (auto batch = spool::decode_records(frame.payload)) {
+        if (last_read <= replay_through_) {
+          stats_.replayed += batch->records.size();
+          stats_.records_pending += batch->records.size();
+        }
+        consume(last_read, *batch);
+      } else {
+        spdlog::error("spool: frame {} is not a records batch this version can read; skipped", last_read);
+      }
+    }
+    if (replaying_ && last_read >= replay_through_) finish_replay();
+  }
+}
+
+void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) {
+  const std::int64_t width_ms = std::chrono::duration_cast<milliseconds>(options_.bucket_width).count();
+  const std::size_t count = partitions_.size();
+  std::vector<std::vector<std::pair<MetricKey, const spool::SpooledRecord*>>> by_partition(count);
+  std::int64_t newest = INT64_MIN;
+  for (const spool::SpooledRecord& record : batch.records) {
+    MetricKey key = record.key;
+    if (width_ms > 0) key.timestamp_ms -= ((key.timestamp_ms % width_ms) + width_ms) % width_ms;
+    newest = std::max(newest, key.timestamp_ms);
+    by_partition[static_cast<std::size_t>(hash_key(key) % count)].emplace_back(std::move(key), &record);
+  }
+  for (std::size_t p = 0; p < count; ++p) {
+    if (by_partition[p].empty()) continue;
+    Partition& partition = *partitions_[p];
+    std::size_t new_keys = 0;
+    bool full = false;
+    {
+      std::lock_guard lock(partition.mu);
+      apply_replay_markers(partition, sequence);
+      for (auto& [key, record] : by_partition[p]) {
+        auto [it, inserted] = partition.entries.try_emplace(std::move(key), Entry{{}, sequence});
+        if (inserted) ++new_keys;
+        it->second.aggregate.add(aggregate_of(*record));
+      }
+      partition.merged_through = sequence;
+      full = partition.entries.size() >= partition_limit_;
+      if (full) partition.flush_requested = true;
+    }
+    stats_.keys_pending += new_keys;
+    if (full) partition.wake.notify_one();
+  }
+  std::int64_t seen = watermark_ms_.load();
+  while (newest > seen && !watermark_ms_.compare_exchange_weak(seen, newest)) {
+  }
+}
+
+void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_sequence) {
+  while (!partition.replay_markers.empty() &&
+         partition.replay_markers.front().second.merged_through < before_sequence) {
+    const auto [sequence, marker] = partition.replay_markers.front();
+    partition.replay_markers.pop_front();
+    Flush flush = take(partition, marker.watermark_ms, marker.everything);
+    if (flush.batch.empty()) continue;
+    flush.stamp = sequence;
+    stats_.keys_pending -= flush.batch.size();
+    stats_.keys_in_flight += flush.batch.size();
+    partition.queued.push_back(std::move(flush));
+    partition.wake.notify_one();
+  }
+}
+
+void Pipeline::finish_replay() {
+  for (auto& partition : partitions_) {
+    std::lock_guard lock(partition->mu);
+    apply_replay_markers(*partition, UINT64_MAX);
+  }
+  if (replaying_.exchange(false) && replay_through_ > 0) {
+    spdlog::info("spool: replayed {} records; the writers continue from there", stats_.replayed.load());
+  }
+}
+
+Pipeline::Flush Pipeline::take(Partition& partition, std::int64_t watermark_ms, bool everything) {
   const std::int64_t width_ms = std::chrono::duration_cast<milliseconds>(options_.bucket_width).count();
   const std::int64_t grace_ms = std::chrono::duration_cast<milliseconds>(options_.grace).count();
-  const std::int64_t watermark = watermark_ms_.load();
-  const auto now = now_();
-  const auto max_wait = options_.bucket_width + options_.grace;
+  Flush flush;
   for (auto it = partition.entries.begin(); it != partition.entries.end();) {
-    const std::int64_t bucket_end = it->first.timestamp_ms + width_ms;
-    const bool closed = bucket_end + grace_ms <= watermark || now - it->second.first_seen >= max_wait;
-    if (!everything && !closed) {
+    // Only the key's bucket decides, never the entry's history: a replay, which may rebuild an
+    // entry from fewer records than it had, must take exactly the entries the marker took.
+    const bool closed = everything || it->first.timestamp_ms + width_ms + grace_ms <= watermark_ms;
+    if (!closed) {
       ++it;
       continue;
     }
     auto node = partition.entries.extract(it++);
+    flush.min_first_sequence = std::min(flush.min_first_sequence, node.mapped().first_sequence);
     KeyedAggregate item{std::move(node.key()), {}, node.mapped().aggregate};
     item.id = encode_document_id(item.key);
-    batch.push_back(std::move(item));
+    flush.batch.push_back(std::move(item));
   }
+  return flush;
 }
 
+void Pipeline::release_settled(std::uint64_t next_unconsumed) {
+  std::uint64_t oldest = next_unconsumed;
+  for (auto& partition : partitions_) {
+    std::lock_guard lock(partition->mu);
+    oldest = std::min(oldest, partition->in_flight_min_sequence);
+    for (const Flush& flush : partition->queued) oldest = std::min(oldest, flush.min_first_sequence);
+    for (const auto& [key, entry] : partition->entries) oldest = std::min(oldest, entry.first_sequence);
+  }
+  persist_origins();
+  if (keys_ != nullptr) keys_->sync();
+  spool_.release_before(oldest);
+}
+
+void Pipeline::persist_origins() {
+  std::map<std::string, std::uint64_t> snapshot;
+  {
+    std::lock_guard lock(origins_mu_);
+    if (origin_offsets_ == persisted_origins_) return;
+    snapshot = origin_offsets_;
+  }
+  const auto path = origins_path(spool_);
+  const auto temporary = std::filesystem::path(path.string() + ".tmp");
+  {
+    std::ofstream out(temporary, std::ios::trunc);
+    for (const auto& [origin, offset] : snapshot) out << offset << '\t' << origin << '\n';
+    out.flush();
+    if (!out) {
+      spdlog::error("spool: cannot write {}", temporary.string());
+      return;
+    }
+  }
+  std::error_code error;
+  std::filesystem::rename(temporary, path, error);
+  if (error) return;
+  std::lock_guard lock(origins_mu_);
+  persisted_origins_ = std::move(snapshot);
+}
+
+// ---- The writers
+
 void Pipeline::run_writer(Partition& partition) {
-  std::vector<KeyedAggregate> batch;
   for (;;) {
+    Flush flush;
     {
       std::unique_lock lock(partition.mu);
-      partition.wake.wait_for(lock, options_.flush_interval,
-                              [&] { return partition.flush_requested || draining_.load(); });
+      partition.wake.wait_for(lock, options_.flush_interval, [&] {
+        return !partition.queued.empty() || partition.flush_requested || consumed_all_.load() || abandon_.load();
+      });
       if (abandon_) return;
-      const bool everything = draining_ || partition.entries.size() >= partition_limit_;
-      take_flushable(partition, everything, batch);
-      partition.flush_requested = false;
-      if (batch.empty() && draining_ && partition.entries.empty()) return;
-      stats_.keys_pending -= batch.size();
-      stats_.keys_in_flight += batch.size();
+      if (!partition.queued.empty()) {
+        flush = std::move(partition.queued.front());
+        partition.queued.pop_front();
+      } else if (!replaying_) {
+        const bool finishing = consumed_all_.load();
+        const bool everything = finishing || partition.entries.size() >= partition_limit_;
+        // A bucket closes when the newest timestamp or the clock is a grace period past its
+        // end: the clock closes it when the stream goes quiet, or carries old timestamps.
+        const std::int64_t watermark = std::max(watermark_ms_.load(), wall_ms());
+        partition.flush_requested = false;
+        flush = take(partition, watermark, everything);
+        if (flush.batch.empty()) {
+          if (finishing && partition.entries.empty()) return;
+          continue;
+        }
+        spool::FlushMarker marker{partition.index, partition.merged_through, watermark, everything};
+        const auto sequence = spool_.append(spool::FrameType::flush, spool::encode(marker), /*force=*/true);
+        if (!sequence) {
+          // The disk refused even a marker: put the entries back and try again later.
+          // (first_sequence only decides when the spool may be released: the batch's oldest is safe.)
+          for (auto& item : flush.batch) {
+            partition.entries.try_emplace(std::move(item.key), Entry{item.aggregate, flush.min_first_sequence});
+          }
+          lock.unlock();
+          std::this_thread::sleep_for(milliseconds(500));
+          continue;
+        }
+        // The marker must be on disk before any document carries its stamp.
+        spool_.sync(*sequence);
+        flush.stamp = *sequence;
+        stats_.keys_pending -= flush.batch.size();
+        stats_.keys_in_flight += flush.batch.size();
+      } else {
+        continue;
+      }
+      partition.in_flight_min_sequence = flush.min_first_sequence;
     }
-    if (batch.empty()) continue;
     ++stats_.flushes;
     const auto started = Clock::now();
-    const std::size_t keys = batch.size();
-    write_with_retry(batch);
-    spdlog::debug("flush: {} keys written in {:.1f} ms", keys,
+    write_with_retry(partition, flush);
+    spdlog::debug("flush {}: {} keys written in {:.1f} ms", flush.stamp, flush.batch.size(),
                   std::chrono::duration<double, std::milli>(Clock::now() - started).count());
-    batch.clear();
+    {
+      std::lock_guard lock(partition.mu);
+      partition.in_flight_min_sequence = UINT64_MAX;
+    }
     capacity_.notify_all();
   }
 }
 
-void Pipeline::write_with_retry(std::vector<KeyedAggregate>& batch) {
+void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
+  const WriteStamp stamp{spool_.identity() + "-p" + std::to_string(partition.index), flush.stamp};
   milliseconds backoff(100);
+  auto& batch = flush.batch;
   std::size_t begin = 0;
   while (begin < batch.size()) {
     const std::size_t end = std::min(batch.size(), begin + options_.max_batch_keys);
     std::vector<KeyedAggregate> chunk(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(begin)),
                                       std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(end)));
     while (!chunk.empty()) {
+      if (abandon_) return;  // left in the spool: the next start writes it
       const auto start = Clock::now();
       UpsertResult result;
       try {
-        result = writer_.write(chunk);
+        result = writer_.write(chunk, &stamp);
       } catch (const Error& e) {
-        // Only a closed agent throws here; nothing can be written any more.
-        for (const auto& item : chunk) settle(item, false, false);
-        chunk.clear();
-        break;
+        return;  // only a closed agent throws here; the records stay in the spool
       }
       ++stats_.write_calls;
       stats_.write_latency.observe(std::chrono::duration<double>(Clock::now() - start).count());
@@ -202,19 +485,19 @@ void Pipeline::write_with_retry(std::vector<KeyedAggregate>& batch) {
           error = &result.errors[next_error++];
         if (error == nullptr) {
           settle(chunk[i], true, false);
-        } else if (error->outcome_unknown || !retryable(error->code)) {
+        } else if (!retryable(error->code)) {
+          spdlog::error("write of {} failed for good: {}", chunk[i].id, error->message);
           settle(chunk[i], false, error->outcome_unknown);
-        } else if (abandon_) {
-          abandoned_records_ += chunk[i].aggregate.count;
-          settle(chunk[i], false, false);
         } else {
+          // Stamped, so re-sending is safe even when the outcome is unknown.
           again.push_back(std::move(chunk[i]));
         }
       }
       chunk = std::move(again);
       if (!chunk.empty()) {
         ++stats_.write_retries;
-        std::this_thread::sleep_for(backoff);
+        std::unique_lock lock(capacity_mu_);
+        capacity_.wait_for(lock, backoff, [this] { return abandon_.load(); });
         backoff = std::min(backoff * 2, milliseconds(5'000));
       }
     }
@@ -237,32 +520,26 @@ void Pipeline::settle(const KeyedAggregate& item, bool written, bool unknown) {
 bool Pipeline::drain(milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   draining_ = true;
-  for (auto& partition : partitions_) partition->wake.notify_all();
-  // Wait for the writers to empty their partitions; past the deadline, make them give up.
-  std::thread watchdog([this, deadline] {
+  capacity_.notify_all();
+  {
     std::unique_lock lock(capacity_mu_);
-    while (stats_.records_pending.load() > 0 && Clock::now() < deadline) {
+    while (!(consumed_all_ && stats_.records_pending.load() == 0) && Clock::now() < deadline) {
       capacity_.wait_until(lock, std::min(deadline, Clock::now() + milliseconds(100)));
     }
-    if (stats_.records_pending.load() > 0) abandon_ = true;
-  });
+  }
+  const bool complete = consumed_all_ && stats_.records_pending.load() == 0;
+  if (!complete) abandon_ = true;
+  capacity_.notify_all();
+  if (consumer_.joinable()) consumer_.join();
   for (auto& partition : partitions_) {
+    partition->wake.notify_all();
     if (partition->writer.joinable()) partition->writer.join();
   }
-  watchdog.join();
-  // Whatever abandoned writers left in the maps is counted as failed, so the books balance.
-  for (auto& partition : partitions_) {
-    std::lock_guard lock(partition->mu);
-    for (auto& [key, entry] : partition->entries) {
-      stats_.failed += entry.aggregate.count;
-      abandoned_records_ += entry.aggregate.count;
-      stats_.records_pending -= entry.aggregate.count;
-      --stats_.keys_pending;
-    }
-    partition->entries.clear();
+  if (!complete) {
+    spdlog::warn("drain: {} records are not written yet; they stay in the spool and are written after a restart",
+                 stats_.records_pending.load());
   }
-  capacity_.notify_all();
-  return abandoned_records_.load() == 0;
+  return complete;
 }
 
 }  // namespace flowmetrics::pipeline

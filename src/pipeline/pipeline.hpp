@@ -3,9 +3,12 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <unordered_map>
 #include <vector>
@@ -15,6 +18,9 @@
 #include "pipeline/aggregate_writer.hpp"
 #include "pipeline/pipeline_stats.hpp"
 #include "pipeline/record_sink.hpp"
+#include "spool/idempotency_index.hpp"
+#include "spool/spool.hpp"
+#include "spool/spooled_records.hpp"
 
 namespace flowmetrics::pipeline {
 
@@ -27,72 +33,127 @@ struct PipelineOptions {
   std::chrono::seconds grace{5};
 };
 
-// validate -> aggregate per (key, time bucket) -> flush -> writers.
+// What opening the spool found that the pipeline needs before it reads a frame: every flush
+// marker (with its frame's sequence) and, per ingest origin, the furthest offset spooled.
+struct SpoolReplay {
+  std::vector<std::pair<std::uint64_t, spool::FlushMarker>> markers;
+  std::map<std::string, std::uint64_t> origin_offsets;
+  std::uint64_t last_sequence = 0;  // the newest frame found; 0 when the spool was empty
+};
+
+// inputs -> spool -> consumer: validate, aggregate per (key, time bucket) -> writers.
 //
-// Keys are split into `writers` partitions by hash; each partition has its own map and one
-// writer thread, so no two writes ever touch the same document at once and each key's
-// writes stay in order. A partition's entries are flushed when their bucket has closed
-// (its end plus `grace` is behind the newest timestamp seen), when they have waited a whole
-// bucket width plus grace (so a quiet stream still flushes), when the partition holds its
-// share of the memory bound, and on drain. Memory is bounded by max_pending_keys (keys in the
-// maps plus keys being written); beyond it saturated() is true and inputs push back.
-// A failed write is retried with backoff until it succeeds, fails for good (the server
-// refused it, or its outcome is unknown), or the drain deadline passes.
+// submit() appends an input's valid records to the spool and returns: nothing an input does
+// waits for the database. One consumer thread reads the spool in order and merges records
+// into `writers` partitions (by key hash); each partition has one writer thread, so no two
+// writes ever touch the same document at once and each key's writes stay in order. While
+// the partitions hold max_pending_keys keys the consumer waits (memory is bounded), and the
+// spool absorbs input up to its cap; beyond it saturated() is true and inputs push back.
+//
+// A writer takes the entries of its partition whose bucket has closed (its end plus `grace`
+// is behind the newest timestamp or the clock), or all of them (the partition is full, or
+// draining), appends a flush marker to the spool saying
+// exactly which entries it took, fsyncs it, and writes them stamped with the marker's
+// sequence. After a crash the spool is replayed from its oldest segment with the same
+// markers, which rebuilds the same batches; documents that already carry a batch's stamp
+// ignore it, so nothing is written twice and nothing is lost (docs/durability.md).
+// Segments are deleted once every record in them is written or failed for good.
 class Pipeline final : public RecordSink {
  public:
   using Clock = std::chrono::steady_clock;
 
-  // `writer` and `stats` must outlive the pipeline. `now` is injectable for tests.
-  Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineStats& stats,
-           std::function<Clock::time_point()> now = Clock::now);
-  ~Pipeline();  // abandons what is pending: call drain() first
+  // `writer`, `stats`, `spool` and `keys` (optional) must outlive the pipeline.
+  Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineStats& stats, spool::Spool& spool,
+           spool::IdempotencyIndex* keys, SpoolReplay replay, std::function<Clock::time_point()> now = Clock::now);
+  ~Pipeline();  // abandons what is pending (it stays in the spool): call drain() first
   Pipeline(const Pipeline&) = delete;
   Pipeline& operator=(const Pipeline&) = delete;
 
-  void submit(std::span<Metric> metrics, std::string_view input) override;
+  Admission submit(std::span<Metric> metrics, std::string_view input,
+                   Acknowledgement* acknowledgement = nullptr) override;
+  // As submit(), remembering that the records come from `origin` up to `offset` (a file
+  // being ingested): origin_offset() says where a rerun resumes.
+  Admission submit_from(std::span<Metric> metrics, std::string_view input, std::string_view origin,
+                        std::uint64_t offset);
   void reject(std::string_view input, std::string_view reason, std::size_t count = 1) override;
   bool saturated() const override;
   bool wait_for_capacity(std::chrono::milliseconds timeout) override;
   void drop(std::string_view input, std::size_t count) override;
 
-  // Writes everything pending and stops the writers. Returns true when every accepted record
-  // was written or failed for good within `timeout`; otherwise gives up on the rest (counted
-  // as failed) and returns false. Call once, after the inputs stopped. A write already under
-  // way when the timeout passes is let finish (it is bounded by the agent's deadline).
+  // The furthest offset of `origin` that was ever spooled (0 when none).
+  std::uint64_t origin_offset(const std::string& origin) const;
+
+  // Consumes the whole spool, writes everything and stops the threads. Returns true when
+  // every record was written or failed for good within `timeout`; otherwise stops trying and
+  // returns false: what is left stays in the spool for the next start. Call once, after the
+  // inputs stopped.
   bool drain(std::chrono::milliseconds timeout);
 
+  bool replaying() const noexcept { return replaying_.load(); }
   const PipelineOptions& options() const noexcept { return options_; }
 
  private:
   struct Entry {
     MetricAggregate aggregate;
-    Clock::time_point first_seen;
+    std::uint64_t first_sequence;  // the records frame that created the entry
+  };
+  struct Flush {
+    std::vector<KeyedAggregate> batch;
+    std::uint64_t stamp = 0;  // the flush marker's sequence
+    std::uint64_t min_first_sequence = UINT64_MAX;
   };
   struct Partition {
+    std::uint32_t index = 0;
     std::mutex mu;
     std::condition_variable wake;
-    std::unordered_map<MetricKey, Entry, MetricKeyHash> entries;  // guarded by mu
-    bool flush_requested = false;                                 // guarded by mu
+    std::unordered_map<MetricKey, Entry, MetricKeyHash> entries;              // guarded by mu
+    std::uint64_t merged_through = 0;                                         // guarded by mu
+    std::deque<Flush> queued;                                                 // replayed flushes; guarded by mu
+    std::deque<std::pair<std::uint64_t, spool::FlushMarker>> replay_markers;  // guarded by mu
+    std::uint64_t in_flight_min_sequence = UINT64_MAX;                        // guarded by mu
+    bool flush_requested = false;                                             // guarded by mu
     std::thread writer;
   };
 
+  Admission admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
+                  std::string_view origin, std::uint64_t offset);
+  void run_consumer();
+  void consume(std::uint64_t sequence, const spool::RecordBatch& batch);
+  void finish_replay();
+  void apply_replay_markers(Partition& partition, std::uint64_t before_sequence);  // mu held
+  Flush take(Partition& partition, std::int64_t watermark_ms, bool everything);    // mu held
+  void release_settled(std::uint64_t next_unconsumed);
+  void persist_origins();
+  bool memory_saturated() const;
   void run_writer(Partition& partition);
-  void take_flushable(Partition& partition, bool everything, std::vector<KeyedAggregate>& batch);
-  void write_with_retry(std::vector<KeyedAggregate>& batch);
+  void write_with_retry(Partition& partition, Flush& flush);
   void settle(const KeyedAggregate& item, bool written, bool unknown);
 
   const PipelineOptions options_;
   AggregateWriter& writer_;
   PipelineStats& stats_;
+  spool::Spool& spool_;
+  spool::IdempotencyIndex* keys_;
   const std::function<Clock::time_point()> now_;
   const std::size_t partition_limit_;  // a partition holding this many keys flushes them all
+  const std::uint64_t replay_through_;
   std::vector<std::unique_ptr<Partition>> partitions_;
-  std::atomic<std::int64_t> watermark_ms_{INT64_MIN};  // newest bucketed timestamp seen
+  std::atomic<std::int64_t> watermark_ms_{INT64_MIN};  // newest bucketed timestamp merged
+  std::atomic<bool> replaying_{false};
   std::atomic<bool> draining_{false};
+  std::atomic<bool> consumed_all_{false};  // draining, and the consumer read the last frame
   std::atomic<bool> abandon_{false};
-  std::atomic<std::uint64_t> abandoned_records_{0};  // failed only because the drain gave up
+  std::thread consumer_;
   std::mutex capacity_mu_;
   std::condition_variable capacity_;
+
+  mutable std::mutex origins_mu_;
+  std::map<std::string, std::uint64_t> origin_offsets_;     // spooled; guarded by origins_mu_
+  std::map<std::string, std::uint64_t> persisted_origins_;  // guarded by origins_mu_
+
+  std::mutex keys_mu_;
+  std::condition_variable key_done_;
+  std::set<std::string> keys_in_progress_;  // guarded by keys_mu_
 };
 
 }  // namespace flowmetrics::pipeline

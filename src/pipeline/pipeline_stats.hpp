@@ -41,17 +41,21 @@ class LabelledCounter {
   std::map<std::pair<std::string, std::string>, std::uint64_t> counts_;  // guarded by mu_
 };
 
-// Every record is counted exactly once as accepted or rejected when it arrives, and every
-// accepted record exactly once as written or failed when its aggregate's write ends (or is
-// still pending). So at any quiet moment:
+// Every record is counted exactly once as accepted or rejected when it arrives (accepted:
+// appended to the spool), and every accepted record, and every record replayed from the
+// spool at start-up, exactly once as written or failed when its aggregate's write ends (or
+// is still pending, in the spool or in memory). So at any quiet moment:
 //   received == accepted + rejected
-//   accepted == written + failed + records_pending
-// and `dropped` counts records an input could not take at all.
+//   accepted + replayed == written + failed + records_pending
+// and `dropped` counts records an input could not take at all. Counters start at zero in
+// every run; records replayed after a crash may have been written by the run that crashed
+// (the stamps make that second write a no-op) and are counted as written again.
 struct PipelineStats {
   LabelledCounter received;  // (input, "")
   LabelledCounter rejected;  // (input, reason)
   LabelledCounter dropped;   // (input, reason)
   std::atomic<std::uint64_t> accepted{0};
+  std::atomic<std::uint64_t> replayed{0};  // records read back from the spool at start-up
   std::atomic<std::uint64_t> written{0};
   std::atomic<std::uint64_t> failed{0};           // write failed for good
   std::atomic<std::uint64_t> failed_unknown{0};   // of those, outcome unknown

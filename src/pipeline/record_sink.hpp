@@ -1,12 +1,26 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <span>
+#include <string>
 #include <string_view>
 
 #include "flowmetrics/metric.hpp"
 
 namespace flowmetrics::pipeline {
+
+enum class Admission : std::uint8_t {
+  accepted,   // valid records are in the spool (on disk per the fsync policy); the rest rejected
+  duplicate,  // the idempotency key was seen before: nothing taken, the earlier answer returned
+  full,       // the spool is full: nothing taken or counted; push back and try again later
+};
+
+// An acknowledging input's idempotency key, and the answer to give for it.
+struct Acknowledgement {
+  std::string key;     // empty: none
+  std::string answer;  // in: this request's answer; out, on `duplicate`: the first one's
+};
 
 // Where inputs hand their parsed records. Implemented by Pipeline; an input never knows
 // what is behind it. Thread-safe.
@@ -14,20 +28,21 @@ class RecordSink {
  public:
   virtual ~RecordSink() = default;
 
-  // Takes `metrics` (parsed, not yet validated): each is either accepted into the
-  // aggregation or rejected and counted by reason. `input` labels the counters ("tcp",
-  // "http", "netflow", "ingest"). Never blocks on the database; may run past the memory
-  // bound by one call's worth, so callers keep calls small (a request, a few thousand lines).
-  virtual void submit(std::span<Metric> metrics, std::string_view input) = 0;
+  // Takes `metrics` (parsed, not yet validated): each is either accepted (appended to the
+  // spool, from which it is aggregated and written) or rejected and counted by reason.
+  // `input` labels the counters ("tcp", "http", "netflow", "ingest"). Never blocks on the
+  // database. With an `acknowledgement` key, a key seen within the window is not applied again.
+  virtual Admission submit(std::span<Metric> metrics, std::string_view input,
+                           Acknowledgement* acknowledgement = nullptr) = 0;
 
   // Records an input's rejection that happened before a Metric existed (bad JSON, a line
   // too long), counted under `reason`.
   virtual void reject(std::string_view input, std::string_view reason, std::size_t count = 1) = 0;
 
-  // True while the pipeline holds as many keys as its memory bound allows.
+  // True while the spool is full: submit() would refuse.
   virtual bool saturated() const = 0;
 
-  // Blocks until the pipeline is below its bound or `timeout` passes; returns whether it is.
+  // Blocks until the spool has room or `timeout` passes; returns whether it has.
   // Inputs that can push back (TCP stops reading) call this before taking more.
   virtual bool wait_for_capacity(std::chrono::milliseconds timeout) = 0;
 

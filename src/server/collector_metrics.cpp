@@ -111,7 +111,8 @@ std::string CollectorMetrics::render() const {
     add(f, value);
     families.push_back(std::move(f));
   };
-  counter("flowmetrics_records_accepted_total", "Records merged into the aggregation.", stats_.accepted);
+  counter("flowmetrics_records_accepted_total", "Valid records taken into the spool.", stats_.accepted);
+  counter("flowmetrics_spool_replayed_records_total", "Records read back from the spool at start-up.", stats_.replayed);
   counter("flowmetrics_records_written_total", "Accepted records whose aggregate was written.", stats_.written);
   counter("flowmetrics_records_failed_total", "Accepted records whose write failed for good.", stats_.failed);
   counter("flowmetrics_records_failed_unknown_total", "Failed records whose write may have been applied.",
@@ -127,6 +128,16 @@ std::string CollectorMetrics::render() const {
   gauge("flowmetrics_keys_in_flight", "Keys taken by writers and not yet written (the writers' queue).",
         load(stats_.keys_in_flight));
   gauge("flowmetrics_records_pending", "Accepted records not yet written or failed.", load(stats_.records_pending));
+  if (spool_state_) {
+    const SpoolState spool = spool_state_();
+    gauge("flowmetrics_spool_bytes", "Bytes in the spool's segment files.", static_cast<double>(spool.bytes));
+    gauge("flowmetrics_spool_max_bytes", "The spool's cap.", static_cast<double>(spool.max_bytes));
+    gauge("flowmetrics_spool_full", "1 while the spool is full and inputs are pushed back.", spool.full ? 1 : 0);
+    gauge("flowmetrics_spool_oldest_record_age_seconds", "Age of the oldest frame the spool still keeps.",
+          spool.oldest_age_seconds);
+    gauge("flowmetrics_spool_damaged_frames_total", "Damaged frames found in the spool at start-up.",
+          static_cast<double>(spool.damaged_frames));
+  }
 
   MetricFamily latency =
       family("flowmetrics_write_duration_seconds", "Duration of one bulk upsert call.", MetricType::Histogram);

@@ -10,6 +10,15 @@
 
 namespace flowmetrics::server {
 
+// The spool as /metrics shows it.
+struct SpoolState {
+  std::uint64_t bytes = 0;
+  std::uint64_t max_bytes = 0;
+  bool full = false;
+  double oldest_age_seconds = 0;     // of the oldest frame still kept; 0 when empty
+  std::uint64_t damaged_frames = 0;  // found when it was opened
+};
+
 // Renders the collector's state in the Prometheus text format (prometheus-cpp's data model
 // and TextSerializer), from snapshots taken at scrape time: nothing is counted twice.
 class CollectorMetrics {
@@ -25,11 +34,14 @@ class CollectorMetrics {
   void set_netflow_stats(std::function<ingest::NetflowInputStats()> netflow_stats) {
     netflow_stats_ = std::move(netflow_stats);
   }
+  // The same for the spool's gauges.
+  void set_spool_state(std::function<SpoolState()> spool_state) { spool_state_ = std::move(spool_state); }
 
  private:
   const pipeline::PipelineStats& stats_;
   std::function<std::optional<PoolStats>()> pool_stats_;
   std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
+  std::function<SpoolState()> spool_state_;
 };
 
 }  // namespace flowmetrics::server

@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <algorithm>
+#include <cstdlib>
 #include <stdexcept>
 #include <vector>
 
@@ -12,6 +14,7 @@ namespace flowmetrics::server {
 namespace {
 
 constexpr std::size_t kMaxListedErrors = 1'000;
+constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 
 void append_json_string(std::string& out, std::string_view text) {
   out += '"';
@@ -33,6 +36,27 @@ void append_json_string(std::string& out, std::string_view text) {
     }
   }
   out += '"';
+}
+
+void refuse(httplib::Response& response, int status, std::string_view message) {
+  response.status = status;
+  std::string body = "{\"error\":";
+  append_json_string(body, message);
+  body += '}';
+  response.set_content(body, "application/json");
+}
+
+// Printable ASCII without spaces, as HTTP header tokens and the spool's journal expect.
+bool valid_idempotency_key(std::string_view key) {
+  if (key.empty() || key.size() > kMaxIdempotencyKeyBytes) return false;
+  return std::all_of(key.begin(), key.end(), [](char c) { return c > 0x20 && c < 0x7f; });
+}
+
+// Compares in time independent of where the first difference is.
+bool same_token(std::string_view a, std::string_view b) {
+  unsigned char difference = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < a.size(); ++i) difference |= static_cast<unsigned char>(a[i] ^ b[i % b.size()]);
+  return difference == 0 && !b.empty();
 }
 
 }  // namespace
@@ -57,10 +81,28 @@ void HttpServer::routes() {
   server_->set_payload_max_length(options_.max_body_bytes);
 
   server_->Post("/v1/metrics", [this](const httplib::Request& request, httplib::Response& response) {
-    if (sink_.saturated()) {
-      response.status = 503;
+    if (!options_.bearer_token.empty()) {
+      const std::string authorization = request.get_header_value("Authorization");
+      if (!authorization.starts_with("Bearer ") ||
+          !same_token(std::string_view(authorization).substr(7), options_.bearer_token)) {
+        response.set_header("WWW-Authenticate", "Bearer");
+        refuse(response, 401, "a valid bearer token is required (Authorization: Bearer <token>)");
+        return;
+      }
+    }
+    pipeline::Acknowledgement acknowledgement;
+    acknowledgement.key = request.get_header_value("Idempotency-Key");
+    if (!acknowledgement.key.empty() && !valid_idempotency_key(acknowledgement.key)) {
+      refuse(response, 400, "Idempotency-Key must be 1 to 256 printable ASCII characters without spaces");
+      return;
+    }
+    const auto spool_full = [&] {
       response.set_header("Retry-After", "1");
-      response.set_content(R"({"error":"the collector is saturated; retry later"})", "application/json");
+      refuse(response, 503,
+             "the spool is full (the database is behind or unreachable); nothing was taken, retry later");
+    };
+    if (sink_.saturated()) {
+      spool_full();
       return;
     }
     std::vector<Metric> records;
@@ -68,9 +110,6 @@ void HttpServer::routes() {
     ingest::parse_json_body(
         request.body, [&](std::size_t, Metric&& metric) { records.push_back(std::move(metric)); },
         [&](std::size_t index, const ingest::ParseResult& result) { rejects.emplace_back(index, result); });
-    for (const auto& [index, result] : rejects) sink_.reject("http", ingest::to_string(result.reason));
-    sink_.submit(records, "http");
-
     std::string body = "{\"accepted\":" + std::to_string(records.size()) +
                        ",\"rejected\":" + std::to_string(rejects.size()) + ",\"errors\":[";
     for (std::size_t i = 0; i < rejects.size() && i < kMaxListedErrors; ++i) {
@@ -82,7 +121,21 @@ void HttpServer::routes() {
       body += '}';
     }
     body += "]}";
-    response.status = records.empty() && !rejects.empty() ? 400 : 200;
+    const int status = records.empty() && !rejects.empty() ? 400 : 200;
+    acknowledgement.answer = std::to_string(status) + " " + body;
+    switch (sink_.submit(records, "http", &acknowledgement)) {
+      case pipeline::Admission::full: spool_full(); return;
+      case pipeline::Admission::duplicate: {
+        response.set_header("Idempotent-Replayed", "true");
+        const auto space = acknowledgement.answer.find(' ');
+        response.status = std::atoi(acknowledgement.answer.substr(0, space).c_str());
+        response.set_content(acknowledgement.answer.substr(space + 1), "application/json");
+        return;
+      }
+      case pipeline::Admission::accepted: break;
+    }
+    for (const auto& [index, result] : rejects) sink_.reject("http", ingest::to_string(result.reason));
+    response.status = status;
     response.set_content(body, "application/json");
   });
 

@@ -19,13 +19,17 @@ struct HttpServerOptions {
   std::string listen = "127.0.0.1:8080";
   std::size_t max_body_bytes = 16 * 1024 * 1024;
   std::size_t threads = 8;
+  std::string bearer_token;  // required on POST /v1/metrics when not empty
 };
 
 // The collector's HTTP face (cpp-httplib):
 //   POST /v1/metrics  NDJSON or a JSON array. 200 with {"accepted":N,"rejected":R,"errors":[...]}
 //                     naming each rejected record's index, reason and message (400 when no
-//                     record was accepted); 413 over max_body_bytes; 503 with Retry-After
-//                     while the pipeline is saturated, before reading anything into it.
+//                     record was accepted), sent once the accepted records are in the spool;
+//                     413 over max_body_bytes; 503 with Retry-After while the spool is full
+//                     (nothing taken); 401 without the configured bearer token. A request
+//                     with an Idempotency-Key seen within the window gets the first answer
+//                     again, with "Idempotent-Replayed: true", and is not applied again.
 //   GET /metrics      Prometheus text format.
 //   GET /healthz      200 while the process serves.
 //   GET /readyz       200 when `readiness` returns no reason, else 503 with the reason.

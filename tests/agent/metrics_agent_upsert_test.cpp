@@ -259,6 +259,39 @@ TEST_F(UpsertTest, UpsertAggregatesReportsWithoutThrowing) {
   EXPECT_EQ(read_metrics(test_uri(), collection_).size(), 3u);
 }
 
+// A stamped write repeated (a replay after a crash, a re-send after an unknown outcome) is
+// applied once; a later stamp of the stream applies; another stream is independent.
+class StampedWrites : public UpsertTest, public ::testing::WithParamInterface<MergePolicy> {};
+
+TEST_P(StampedWrites, ARepeatedStampIsAppliedOnce) {
+  MetricsAgent agent(test_uri(), kTestDatabase, collection_, options_for(GetParam()));
+  std::vector<KeyedAggregate> items(12);  // more than FerretDB's 10 updates per command
+  for (int i = 0; i < 12; ++i) {
+    items[i].key = MetricKey{"10.9.0.1", "10.9.0.2", static_cast<std::uint16_t>(i), 53, "UDP", kBaseMs};
+    items[i].id = encode_document_id(items[i].key);
+    items[i].aggregate.add(flow(0, 4.0));
+  }
+  const WriteStamp first{"s1-p0", 10}, later{"s1-p0", 11}, other{"s2-p0", 3};
+  for (const WriteStamp* stamp : {&first, &first, &later, &later, &first, &other, &other}) {
+    const UpsertResult result = agent.upsert_aggregates(items, std::nullopt, stamp);
+    EXPECT_TRUE(result.ok()) << stamp->stream << " " << stamp->sequence;
+    EXPECT_EQ(result.written, 12u);
+  }
+  const auto docs = read_metrics(test_uri(), collection_);
+  ASSERT_EQ(docs.size(), 12u);
+  for (const auto& [id, doc] : docs) {
+    if (GetParam() == MergePolicy::aggregate) {
+      EXPECT_EQ(doc.count, 3) << id << ": stamps 10, 11 and the other stream's 3";
+      EXPECT_EQ(doc.value, 12.0) << id;
+    } else {
+      EXPECT_EQ(doc.value, 4.0) << id;
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BothPolicies, StampedWrites, ::testing::Values(MergePolicy::aggregate, MergePolicy::replace),
+                         [](const auto& param_info) { return std::string(to_string(param_info.param)); });
+
 TEST_F(UpsertTest, AClosedAgentRefusesWork) {
   MetricsAgent agent(test_uri(), kTestDatabase, collection_, options_for(MergePolicy::replace));
   agent.close();

@@ -207,7 +207,8 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
   CollectorProcess agent(
       {.mongodb_uri = uri_,
        .collection = collection,
-       .extra_toml = "[pipeline]\nbucket_seconds = 0\nmax_pending_keys = 5000\nwriters = 2\nflush_interval_ms = 100\n"});
+       .extra_toml = "[pipeline]\nbucket_seconds = 0\nmax_pending_keys = 5000\nwriters = 2\nflush_interval_ms = 100\n",
+       .overrides = {"spool.max_bytes=1048576", "spool.segment_bytes=65536"}});
   server_.pause();
 
   std::atomic<std::size_t> lines_sent{0};
@@ -235,11 +236,9 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
     ::close(fd);
   });
 
-  // The pipeline fills to its bound, then HTTP refuses with 503 + Retry-After...
+  // Memory fills to its bound, the spool to its cap, then HTTP refuses with 503 + Retry-After...
   httplib::Client client("127.0.0.1", agent.http_port());
-  ASSERT_TRUE(eventually(
-      [&] { return agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight") >= 5000; },
-      30s));
+  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_spool_full") == 1; }, 60s));
   auto refused = client.Post(
       "/v1/metrics",
       R"({"source_ip":"10.9.0.1","dest_ip":"10.9.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1,"value":1})",
@@ -257,7 +256,8 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
       30s))
       << "the sender kept going while the database was frozen";
   const double keys = agent.metric("flowmetrics_keys_pending") + agent.metric("flowmetrics_keys_in_flight");
-  EXPECT_LE(keys, 5000 + 1024 * 2) << "over the bound by more than one read batch per connection";
+  EXPECT_LE(keys, 5000 + 1024) << "over the bound by more than one spool frame";
+  EXPECT_GE(keys, 5000) << "the memory bound is not reached";
   const std::size_t rss = agent.process().rss_bytes();
   EXPECT_LT(rss, 300u * 1000 * 1000) << "RSS " << rss;
   std::cout << "[ figures  ] frozen database: " << keys << " keys held, agent RSS " << rss / 1'000'000 << " MB\n";

@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <map>
 #include <mutex>
 
@@ -15,9 +16,10 @@ namespace {
 using namespace std::chrono_literals;
 using flowmetrics::testing::eventually;
 
+// Stands in for the database, honouring write stamps as the server-side filter does.
 class TableWriter final : public AggregateWriter {
  public:
-  UpsertResult write(std::span<const KeyedAggregate> batch) override {
+  UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) override {
     std::lock_guard lock(mu_);
     UpsertResult result;
     result.input = batch.size();
@@ -28,19 +30,20 @@ class TableWriter final : public AggregateWriter {
         ++result.failed;
         continue;
       }
+      ++result.written;
+      if (stamp != nullptr) {
+        std::uint64_t& applied = applied_[batch[i].id][stamp->stream];
+        if (applied >= stamp->sequence) continue;
+        applied = stamp->sequence;
+      }
       table_[batch[i].id].add(batch[i].aggregate);
       ++writes_per_key_[batch[i].id];
-      ++result.written;
     }
     return result;
   }
   std::map<std::string, MetricAggregate> table() {
     std::lock_guard lock(mu_);
     return table_;
-  }
-  std::map<std::string, int> writes() {
-    std::lock_guard lock(mu_);
-    return writes_per_key_;
   }
   void fail_next(int n) {
     std::lock_guard lock(mu_);
@@ -50,9 +53,18 @@ class TableWriter final : public AggregateWriter {
  private:
   std::mutex mu_;
   std::map<std::string, MetricAggregate> table_;
+  std::map<std::string, std::map<std::string, std::uint64_t>> applied_;
   std::map<std::string, int> writes_per_key_;
   int fail_next_ = 0;
 };
+
+// A minute boundary a day ahead: buckets there are closed by data, never by the clock.
+const std::int64_t kFuture = [] {
+  const auto now =
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
+  return (now / 60'000 + 24 * 60) * 60'000;
+}();
 
 Metric at(std::int64_t ms, int port, double value) {
   return Metric{"10.0.0.1", "10.0.0.2", port,
@@ -70,13 +82,49 @@ PipelineOptions options(std::chrono::seconds width) {
   return o;
 }
 
+// A spool in a fresh directory, and what opening it found, as the runtime gathers it.
+class SpoolFixture {
+ public:
+  explicit SpoolFixture(std::uint64_t max_bytes = 64 << 20)
+      : directory_(std::filesystem::temp_directory_path() /
+                   flowmetrics::testing::unique_collection("flowmetrics-pipeline-spool")),
+        max_bytes_(max_bytes) {
+    open();
+  }
+  ~SpoolFixture() {
+    spool_.reset();
+    std::filesystem::remove_all(directory_);
+  }
+  // Closes and opens the spool again, as a restarted agent does.
+  void open() {
+    spool_.reset();
+    replay_ = SpoolReplay{};
+    spool_ = std::make_unique<spool::Spool>(
+        spool::SpoolOptions{directory_, max_bytes_, 64 << 10, spool::FsyncPolicy::none, 100ms},
+        [this](const spool::FrameHeader& header, std::string_view payload) {
+          replay_.last_sequence = std::max(replay_.last_sequence, header.sequence);
+          if (header.type == spool::FrameType::flush)
+            replay_.markers.emplace_back(header.sequence, *spool::decode_flush(payload));
+        });
+  }
+  spool::Spool& spool() { return *spool_; }
+  SpoolReplay replay() const { return replay_; }
+
+ private:
+  std::filesystem::path directory_;
+  std::uint64_t max_bytes_;
+  std::unique_ptr<spool::Spool> spool_;
+  SpoolReplay replay_;
+};
+
 TEST(Pipeline, AggregatesPerKeyAndBucketAndAccountsForEveryRecord) {
   TableWriter writer;
   PipelineStats stats;
-  Pipeline pipeline(options(60s), writer, stats);
+  SpoolFixture spool;
+  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
   std::vector<Metric> metrics{at(0, 1, 1), at(59'999, 1, 2), at(60'000, 1, 4), at(1'000, 2, 8)};
   metrics.push_back(at(0, 70'000, 1));  // invalid port
-  pipeline.submit(metrics, "test");
+  EXPECT_EQ(pipeline.submit(metrics, "test"), Admission::accepted);
   ASSERT_TRUE(pipeline.drain(5s));
   const auto table = writer.table();
   ASSERT_EQ(table.size(), 3u);
@@ -95,7 +143,8 @@ TEST(Pipeline, AggregatesPerKeyAndBucketAndAccountsForEveryRecord) {
 TEST(Pipeline, ZeroWidthKeepsExactTimestamps) {
   TableWriter writer;
   PipelineStats stats;
-  Pipeline pipeline(options(0s), writer, stats);
+  SpoolFixture spool;
+  Pipeline pipeline(options(0s), writer, stats, spool.spool(), nullptr, spool.replay());
   std::vector<Metric> metrics{at(1, 1, 1), at(2, 1, 1), at(2, 1, 1)};
   pipeline.submit(metrics, "test");
   ASSERT_TRUE(pipeline.drain(5s));
@@ -105,12 +154,13 @@ TEST(Pipeline, ZeroWidthKeepsExactTimestamps) {
 TEST(Pipeline, AClosedBucketIsFlushedOnceTheWatermarkPassesIt) {
   TableWriter writer;
   PipelineStats stats;
-  Pipeline pipeline(options(60s), writer, stats);
-  std::vector<Metric> early{at(0, 1, 1), at(10'000, 1, 1)};
+  SpoolFixture spool;
+  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+  std::vector<Metric> early{at(kFuture, 1, 1), at(kFuture + 10'000, 1, 1)};
   pipeline.submit(early, "test");
   std::this_thread::sleep_for(100ms);
-  EXPECT_TRUE(writer.table().empty()) << "bucket [0, 60 s) is still open";
-  std::vector<Metric> later{at(60'000, 2, 1)};
+  EXPECT_TRUE(writer.table().empty()) << "the bucket is still open";
+  std::vector<Metric> later{at(kFuture + 60'000, 2, 1)};
   pipeline.submit(later, "test");
   ASSERT_TRUE(eventually([&] { return writer.table().size() == 1; }));
   EXPECT_EQ(writer.table().begin()->second.count, 2u);
@@ -118,38 +168,124 @@ TEST(Pipeline, AClosedBucketIsFlushedOnceTheWatermarkPassesIt) {
   EXPECT_EQ(writer.table().size(), 2u);
 }
 
-TEST(Pipeline, SaturatesAtTheMemoryBoundAndRecoversWhenWritten) {
+TEST(Pipeline, OldBucketsAreClosedByTheClock) {
   TableWriter writer;
   PipelineStats stats;
-  PipelineOptions o = options(60s);
-  o.max_pending_keys = 100;
-  o.flush_interval = 10s;  // only the bound or the drain flushes here
-  o.writers = 1;
-  Pipeline pipeline(o, writer, stats);
-  writer.fail_next(1'000'000);  // the "database" is down: nothing gets written
-  std::vector<Metric> metrics;
-  for (int i = 0; i < 100; ++i) metrics.push_back(at(0, i, 1));
-  pipeline.submit(metrics, "test");
-  EXPECT_TRUE(eventually([&] { return pipeline.saturated(); }));
-  EXPECT_FALSE(pipeline.wait_for_capacity(50ms));
-  writer.fail_next(0);  // back
-  EXPECT_TRUE(pipeline.wait_for_capacity(10s));
+  SpoolFixture spool;
+  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+  std::vector<Metric> old{at(0, 1, 1)};
+  pipeline.submit(old, "test");
+  EXPECT_TRUE(eventually([&] { return writer.table().size() == 1; }));
   ASSERT_TRUE(pipeline.drain(5s));
-  EXPECT_EQ(stats.written.load(), 100u);
+}
+
+TEST(Pipeline, MemoryStaysBoundedWhileTheDatabaseIsDownAndTheSpoolTakesTheRest) {
+  TableWriter writer;
+  PipelineStats stats;
+  SpoolFixture spool;
+  PipelineOptions o = options(0s);
+  o.max_pending_keys = 100;
+  o.writers = 1;
+  Pipeline pipeline(o, writer, stats, spool.spool(), nullptr, spool.replay());
+  writer.fail_next(1'000'000);  // the "database" is down: nothing gets written
+  for (int batch = 0; batch < 10; ++batch) {
+    std::vector<Metric> metrics;
+    for (int i = 0; i < 100; ++i) metrics.push_back(at(kFuture + batch * 100 + i, 1, 1));
+    ASSERT_EQ(pipeline.submit(metrics, "test"), Admission::accepted);
+  }
+  std::this_thread::sleep_for(300ms);
+  EXPECT_LE(stats.keys_pending.load() + stats.keys_in_flight.load(), 100u + 100u);
+  EXPECT_EQ(stats.accepted.load(), 1'000u);
+  writer.fail_next(0);  // back
+  ASSERT_TRUE(pipeline.drain(20s));
+  EXPECT_EQ(stats.written.load(), 1'000u);
+  EXPECT_EQ(writer.table().size(), 1'000u);
   EXPECT_GE(stats.write_retries.load(), 1u);
 }
 
-TEST(Pipeline, ADrainThatTimesOutCountsTheRestAsFailed) {
+TEST(Pipeline, AFullSpoolRefusesUntilWrittenRecordsAreReleased) {
   TableWriter writer;
   PipelineStats stats;
-  Pipeline pipeline(options(60s), writer, stats);
+  SpoolFixture spool(1 << 20);
+  PipelineOptions o = options(0s);
+  o.writers = 1;
+  Pipeline pipeline(o, writer, stats, spool.spool(), nullptr, spool.replay());
   writer.fail_next(1'000'000);
-  std::vector<Metric> metrics{at(0, 1, 1), at(0, 2, 1), at(0, 2, 1)};
-  pipeline.submit(metrics, "test");
-  EXPECT_FALSE(pipeline.drain(300ms));
-  EXPECT_EQ(stats.failed.load(), 3u);
-  EXPECT_EQ(stats.written.load(), 0u);
-  EXPECT_EQ(stats.records_pending.load(), 0u);
+  std::size_t accepted = 0;
+  for (int batch = 0; batch < 1'000 && !pipeline.saturated(); ++batch) {
+    std::vector<Metric> metrics;
+    for (int i = 0; i < 100; ++i) metrics.push_back(at(kFuture + batch * 100 + i, 1, 1));
+    if (pipeline.submit(metrics, "test") == Admission::accepted) accepted += 100;
+  }
+  ASSERT_TRUE(pipeline.saturated());
+  std::vector<Metric> one{at(kFuture, 9, 1)};
+  EXPECT_EQ(pipeline.submit(one, "test"), Admission::full);
+  EXPECT_FALSE(pipeline.wait_for_capacity(50ms));
+  writer.fail_next(0);
+  EXPECT_TRUE(pipeline.wait_for_capacity(20s));
+  ASSERT_TRUE(pipeline.drain(20s));
+  EXPECT_EQ(stats.written.load(), accepted);
+}
+
+TEST(Pipeline, WhatADrainLeavesIsWrittenOnceByTheNextRun) {
+  TableWriter writer;
+  SpoolFixture spool;
+  {
+    PipelineStats stats;
+    Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+    writer.fail_next(1'000'000);
+    std::vector<Metric> metrics{at(0, 1, 1), at(0, 2, 1), at(0, 2, 1)};
+    pipeline.submit(metrics, "test");
+    EXPECT_FALSE(pipeline.drain(300ms));
+    EXPECT_EQ(stats.failed.load(), 0u);
+    EXPECT_EQ(stats.records_pending.load(), 3u) << "kept in the spool";
+  }
+  writer.fail_next(0);
+  spool.open();
+  PipelineStats stats;
+  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+  ASSERT_TRUE(pipeline.drain(5s));
+  EXPECT_EQ(stats.replayed.load(), 3u);
+  const auto table = writer.table();
+  ASSERT_EQ(table.size(), 2u);
+  EXPECT_EQ(table.at("10.0.0.1|10.0.0.2|2|80|TCP|0").count, 2u);
+}
+
+// A crash at any point: some flushes applied, some not. The next run replays the spool with
+// its flush markers, and the stamps make every already-applied flush a no-op.
+TEST(Pipeline, ReplayAfterAnAbandonedRunWritesEveryRecordExactlyOnce) {
+  TableWriter writer;
+  SpoolFixture spool;
+  std::map<std::string, double> expected;
+  {
+    PipelineStats stats;
+    PipelineOptions o = options(60s);
+    o.max_pending_keys = 50;  // many "everything" flushes
+    Pipeline pipeline(o, writer, stats, spool.spool(), nullptr, spool.replay());
+    for (int batch = 0; batch < 40; ++batch) {
+      std::vector<Metric> metrics;
+      for (int i = 0; i < 25; ++i) {
+        const int port = (batch * 7 + i) % 60;
+        const std::int64_t ts = kFuture + (batch / 10) * 60'000;
+        metrics.push_back(at(ts, port, 0.5 * (batch + 1)));
+        const std::int64_t bucket = ts - ts % 60'000;
+        expected["10.0.0.1|10.0.0.2|" + std::to_string(port) + "|80|TCP|" + std::to_string(bucket)] +=
+            0.5 * (batch + 1);
+      }
+      pipeline.submit(metrics, "test");
+      if (batch == 25) writer.fail_next(1'000'000);  // the "crash": nothing more gets applied
+    }
+    std::this_thread::sleep_for(200ms);
+    // Destroyed without a drain, as a killed process would be.
+  }
+  writer.fail_next(0);
+  spool.open();
+  PipelineStats stats;
+  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+  ASSERT_TRUE(pipeline.drain(10s));
+  const auto table = writer.table();
+  ASSERT_EQ(table.size(), expected.size());
+  for (const auto& [id, sum] : expected) EXPECT_EQ(table.at(id).sum, sum) << id;
 }
 
 }  // namespace

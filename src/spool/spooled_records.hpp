@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "flowmetrics/metric_key.hpp"
+
+namespace flowmetrics::spool {
+
+// One validated record as the spool keeps it: the canonical key (exact timestamp, not yet
+// bucketed) and what it adds to its aggregate.
+struct SpooledRecord {
+  MetricKey key;
+  double value = 0.0;
+  std::uint64_t packets = 0;
+  std::uint64_t bytes = 0;
+  std::uint64_t flows = 0;
+};
+
+// The payload of a `records` frame: what one input handed over at once.
+struct RecordBatch {
+  std::string input;                // counter label: "tcp", "http", "netflow", "ingest"
+  std::string idempotency_key;      // HTTP's Idempotency-Key, empty without one
+  std::string answer;               // the response a repeat of that key gets
+  std::string origin;               // ingest: the file's identity; empty otherwise
+  std::uint64_t origin_offset = 0;  // ingest: the file offset just past these records
+  std::vector<SpooledRecord> records;
+};
+
+// The payload of a `flush` frame. A writer took from `partition` every entry whose bucket
+// closed by `watermark_ms` (bucket end + grace <= watermark), or every entry when
+// `everything`, after the partition had taken in every records frame up to `merged_through`
+// (and none after). The frame's own sequence stamps the documents that write touches.
+// Replaying the records frames with these markers rebuilds the batches that were written.
+struct FlushMarker {
+  std::uint32_t partition = 0;
+  std::uint64_t merged_through = 0;
+  std::int64_t watermark_ms = 0;
+  bool everything = false;
+};
+
+std::string encode(const RecordBatch& batch);
+std::string encode(const FlushMarker& marker);
+// Both return nullopt for a payload that does not decode (a frame of a newer format).
+std::optional<RecordBatch> decode_records(std::string_view payload);
+std::optional<FlushMarker> decode_flush(std::string_view payload);
+
+}  // namespace flowmetrics::spool
