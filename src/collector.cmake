@@ -52,11 +52,9 @@ add_library(flowmetrics_service STATIC
   server/http_server.cpp
 )
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool PRIVATE flowmetrics_warnings)
-# The NetFlow/IPFIX UDP input, once the decoders (flowmetrics_netflow) are in the tree.
-target_sources(flowmetrics_service PRIVATE $<$<TARGET_EXISTS:flowmetrics_netflow>:ingest/netflow_udp_input.cpp>)
-target_link_libraries(flowmetrics_service PUBLIC $<TARGET_NAME_IF_EXISTS:flowmetrics_netflow>)
-target_compile_definitions(flowmetrics_service
-  PUBLIC $<$<TARGET_EXISTS:flowmetrics_netflow>:FLOWMETRICS_NETFLOW_INPUT>)
+# The NetFlow/IPFIX UDP input.
+target_sources(flowmetrics_service PRIVATE ingest/netflow_udp_input.cpp)
+target_link_libraries(flowmetrics_service PUBLIC flowmetrics_netflow)
 
 add_library(flowmetrics_commands STATIC
   commands/runtime.cpp

@@ -12,9 +12,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/runtime.hpp"
-#ifdef FLOWMETRICS_NETFLOW_INPUT
 #include "ingest/netflow_udp_input.hpp"
-#endif
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
 
@@ -115,7 +113,6 @@ int serve(const ConfigSources& sources) {
         ingest::TcpInputOptions{config.tcp.listen, config.tcp.max_line_bytes, config.tcp.max_connections},
         runtime->pipeline()));
   }
-#ifdef FLOWMETRICS_NETFLOW_INPUT
   if (config.netflow.enabled) {
     ingest::NetflowInputOptions options;
     options.listen = config.netflow.listen;
@@ -127,7 +124,6 @@ int serve(const ConfigSources& sources) {
     runtime->metrics().set_netflow_stats([input = netflow.get()] { return input->stats(); });
     inputs.push_back(std::move(netflow));
   }
-#endif
   try {
     for (auto& input : inputs) {
       input->start();

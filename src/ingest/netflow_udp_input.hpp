@@ -1,8 +1,10 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -21,14 +23,18 @@ struct NetflowInputOptions {
   // it at net.core.rmem_max unless the process may use SO_RCVBUFFORCE) and reports double
   // what it grants, for its own bookkeeping: receive_buffer_bytes in the stats is that figure.
   std::size_t receive_buffer_bytes = 8 << 20;
+  // Decoded records waiting for the sink, at most; beyond it new chunks are dropped (counted).
+  std::size_t max_queued_records = 1 << 18;
   netflow::DecoderOptions decoder;
 };
 
-// NetFlow v5/v9 and IPFIX over UDP. One thread receives in batches (recvmmsg), decodes into
-// a reused vector and hands the records to the sink a few thousand at a time under the input
-// name "netflow". UDP cannot push back: while the sink is saturated, decoded records are
-// counted with sink.drop() instead of submitted, so the socket is never left unread for long
-// (template state stays current, and the kernel buffer keeps absorbing bursts).
+// NetFlow v5/v9 and IPFIX over UDP. One thread receives in batches (recvmmsg) and decodes
+// into chunks of a few thousand records; a second thread hands the chunks to the sink under
+// the input name "netflow", merging what queued up while the previous submit() ran (so a
+// sink that syncs to disk per call syncs once for many chunks), and the receiving thread
+// never waits for the sink. UDP cannot push back: while the sink is saturated or refuses
+// (spool full), or when more than max_queued_records wait for it, records are counted with
+// sink.drop() instead, so the socket is never left unread for long and templates stay current.
 class NetflowUdpInput final : public Input {
  public:
   NetflowUdpInput(NetflowInputOptions options, pipeline::RecordSink& sink);
@@ -47,7 +53,11 @@ class NetflowUdpInput final : public Input {
 
  private:
   void receive_loop();
+  void submit_loop();
+  // Queues `records` for the submitting thread (or drops them when too many wait) and leaves
+  // `records` empty, with capacity, for the next chunk.
   void hand_over(std::vector<Metric>& records);
+  void drop(std::size_t count);
   void publish_exporter_stats(const netflow::FlowDecoder& decoder);
 
   const NetflowInputOptions options_;
@@ -64,7 +74,16 @@ class NetflowUdpInput final : public Input {
   std::atomic<std::uint64_t> kernel_drops_{0};
   mutable std::mutex mu_;
   std::vector<netflow::ExporterStats> exporters_;  // guarded by mu_
+
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<std::vector<Metric>> queue_;   // chunks for the submitter; guarded by queue_mu_
+  std::vector<std::vector<Metric>> spare_;  // emptied chunks to reuse; guarded by queue_mu_
+  std::size_t queued_records_ = 0;          // guarded by queue_mu_
+  bool receiver_done_ = false;              // guarded by queue_mu_
+
   std::thread receiver_;
+  std::thread submitter_;
 };
 
 }  // namespace flowmetrics::ingest
