@@ -42,9 +42,8 @@ TEST_P(DatabaseOutage, TwentySecondsWithoutTheDatabaseLoseNothingAndCountNothing
       make_workload({.records = 200'000, .flows = 699, .invalid_every = 500, .lanes = kLanes, .seed = 11});
   ExpectedTotals expected;
   expected.add(records, 0, records.size());
-  CollectorProcess agent(agent_options(
-      collection, {std::string("database.merge_policy=") + to_string(merge), "database.operation_timeout_ms=5000",
-                   "pipeline.writers=2", "shutdown.drain_timeout_seconds=300"}));
+  CollectorProcess agent(agent_options(collection, {std::string("database.merge_policy=") + to_string(merge),
+                                                    "pipeline.writers=2", "shutdown.drain_timeout_seconds=300"}));
 
   const std::size_t half = records.size() / 2;
   std::latch at_midpoint(kLanes), outage_started(1);
@@ -154,7 +153,7 @@ void PushBack::run(Outage outage, std::uint64_t spool_max_bytes, const std::stri
       collection,
       {"spool.max_bytes=" + std::to_string(spool_max_bytes), "spool.segment_bytes=" + std::to_string(segment_bytes),
        "pipeline.bucket_seconds=0", "pipeline.max_pending_keys=5000", "pipeline.writers=2",
-       "pipeline.flush_interval_ms=100", "database.operation_timeout_ms=2000", "shutdown.drain_timeout_seconds=300"}));
+       "pipeline.flush_interval_ms=100", "shutdown.drain_timeout_seconds=300"}));
   if (outage == Outage::frozen) {
     server_.pause();
   } else {
@@ -300,9 +299,8 @@ void PushBack::run(Outage outage, std::uint64_t spool_max_bytes, const std::stri
   EXPECT_EQ(final_read.stored_records, expected.records());
   const std::size_t sent = tcp_records.size() + http_records.size() + refused_records.size();
   print_fault_result(name, sent, expected.records(), final_read, expected, seconds_since(start),
-                     "refused_http=" + std::to_string(refused_records.size()) +
-                         " peak_rss_mb=" + std::to_string(peak_rss / 1'000'000) +
-                         " settled_exact=" + std::to_string(settled.exact()));
+                     "refused_http=" + std::to_string(refused_records.size()) + " peak_rss_mb=" +
+                         std::to_string(peak_rss / 1'000'000) + " settled_exact=" + std::to_string(settled.exact()));
 }
 
 TEST_F(PushBack, AFrozenDatabaseBoundsMemoryPushesInputsBackAndRecoversExactly) {
