@@ -320,6 +320,47 @@ TEST_F(CollectorE2E, HealthReadinessBodyLimitAndASecondSignal) {
   EXPECT_EQ(*code, 130);
 }
 
+TEST_F(CollectorE2E, ABearerTokenGuardsIngestionAndAnIdempotencyKeyIsAppliedOnce) {
+  const std::string collection = unique_collection("e2e_auth");
+  const auto token_file = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-token");
+  std::ofstream(token_file) << "s3cret-token\n";
+  CollectorProcess agent({.mongodb_uri = uri_,
+                          .collection = collection,
+                          .overrides = {"inputs.http.bearer_token_file=" + token_file.string()}});
+  httplib::Client client("127.0.0.1", agent.http_port());
+  client.set_read_timeout(10, 0);
+  const std::string body =
+      R"({"source_ip":"10.6.0.1","dest_ip":"10.6.0.2","source_port":1,"dest_port":2,"protocol":"udp","timestamp":1732530000,"value":2.5})"
+      "\n";
+  auto anonymous = client.Post("/v1/metrics", body, "application/x-ndjson");
+  ASSERT_TRUE(anonymous);
+  EXPECT_EQ(anonymous->status, 401);
+  auto wrong = client.Post("/v1/metrics", {{"Authorization", "Bearer nope"}}, body, "application/x-ndjson");
+  ASSERT_TRUE(wrong);
+  EXPECT_EQ(wrong->status, 401);
+  EXPECT_EQ(client.Get("/metrics")->status, 200) << "operations endpoints stay open";
+
+  const httplib::Headers headers{{"Authorization", "Bearer s3cret-token"}, {"Idempotency-Key", "batch-0001"}};
+  auto first = client.Post("/v1/metrics", headers, body, "application/x-ndjson");
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->status, 200) << first->body;
+  EXPECT_FALSE(first->has_header("Idempotent-Replayed"));
+  auto again = client.Post("/v1/metrics", headers, body, "application/x-ndjson");
+  ASSERT_TRUE(again);
+  EXPECT_EQ(again->status, 200);
+  EXPECT_EQ(again->get_header_value("Idempotent-Replayed"), "true");
+  EXPECT_EQ(again->body, first->body);
+
+  agent.process().signal(SIGTERM);
+  ASSERT_TRUE(agent.process().wait(60s));
+  const auto docs = read_metrics(uri_, collection);
+  ASSERT_EQ(docs.size(), 1u);
+  EXPECT_EQ(docs.begin()->second.count, 1) << "the repeated key was applied again";
+  EXPECT_EQ(docs.begin()->second.value, 2.5);
+  EXPECT_EQ(agent.logs().find("s3cret-token"), std::string::npos) << "the token was logged";
+  std::filesystem::remove(token_file);
+}
+
 TEST_F(CollectorE2E, IngestLoadsAFileAndItsExitCodeSaysWhetherEverythingWasWritten) {
   const auto dir = std::filesystem::temp_directory_path() / unique_collection("flowmetrics-ingest");
   std::filesystem::create_directories(dir);
