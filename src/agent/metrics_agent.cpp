@@ -185,7 +185,10 @@ class MetricsAgent::Impl {
       update_limit = server_.is_ferretdb() ? mongo::kFerretDbUpdateBatchLimit : resolved_.options.max_batch_operations;
     }
     target_.max_update_operations = *update_limit;
-    if (server_.is_ferretdb()) target_.update_locks = &update_locks_;
+    if (server_.is_ferretdb()) {
+      target_.update_locks = &update_locks_;
+      target_.stamp_filter_on_server = false;
+    }
     target_.write_concern = resolved_.options.write_concern;
     target_.journal = resolved_.options.journal;
   }

@@ -140,10 +140,56 @@ class ChunkWriter {
     return opts;
   }
 
-  std::optional<DriverError> run_phase(Client& client, DocumentState phase, const std::vector<std::size_t>& ops) {
+  // Reads, by _id alone, the stamp of this write's stream on each document, and settles as
+  // written the ones that already carry it; the rest are left in `ops` to be updated with a
+  // plain {_id} filter. Safe because a stream is written by one writer, one flush at a time:
+  // nothing else can set this stream's stamp between the read and the update.
+  std::optional<DriverError> settle_already_stamped(mongoc_collection_t* collection, std::vector<std::size_t>& ops) {
+    const std::string field = "_applied." + stamp_->stream;
+    BsonPtr opts = make_bson();
+    bson_t projection;
+    BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &projection);
+    bson_append_int32(&projection, field.c_str(), static_cast<int>(field.size()), 1);
+    bson_append_document_end(opts.get(), &projection);
+    BSON_APPEND_INT64(opts.get(), "limit", 1);
+    std::vector<std::size_t> remaining;
+    for (std::size_t i : ops) {
+      CursorPtr cursor(
+          mongoc_collection_find_with_opts(collection, build_id_filter(documents_[i]).get(), opts.get(), nullptr));
+      const bson_t* found = nullptr;
+      std::uint64_t applied = 0;
+      if (mongoc_cursor_next(cursor.get(), &found)) {
+        bson_iter_t it, stamp;
+        if (bson_iter_init(&it, found) && bson_iter_find_descendant(&it, field.c_str(), &stamp) &&
+            BSON_ITER_HOLDS_NUMBER(&stamp)) {
+          applied = static_cast<std::uint64_t>(bson_iter_as_int64(&stamp));
+        }
+      }
+      bson_error_t error;
+      if (mongoc_cursor_error(cursor.get(), &error)) {
+        DriverError failure = translate(error, "read stamps");
+        failure.not_sent = true;  // nothing was written: the whole phase may be sent again
+        return failure;
+      }
+      if (applied >= stamp_->sequence) {
+        result_.outcomes[i].state = DocumentState::written;
+      } else {
+        remaining.push_back(i);
+      }
+    }
+    ops = std::move(remaining);
+    return std::nullopt;
+  }
+
+  std::optional<DriverError> run_phase(Client& client, DocumentState phase, std::vector<std::size_t> ops) {
     const bool inserting = phase == DocumentState::pending_insert;
     CollectionPtr collection(
         mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
+    const bool stamp_in_filter = stamp_ != nullptr && target_.stamp_filter_on_server;
+    if (!inserting && stamp_ != nullptr && !stamp_in_filter) {
+      if (auto error = settle_already_stamped(collection.get(), ops)) return error;
+      if (ops.empty()) return std::nullopt;
+    }
     BsonPtr bulk_opts = bulk_options();
     BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection.get(), bulk_opts.get()));
     // A stamped update must not upsert: when its filter does not match, the document already
@@ -162,9 +208,9 @@ class ChunkWriter {
         appended = mongoc_bulk_operation_replace_one_with_opts(
             bulk.get(), build_id_filter(doc).get(), build_update(doc, target_.policy).get(), upsert_opts.get(), &error);
       } else {
-        appended = mongoc_bulk_operation_update_one_with_opts(bulk.get(), build_id_filter(doc, stamp_).get(),
-                                                              build_update(doc, target_.policy, stamp_).get(),
-                                                              upsert_opts.get(), &error);
+        appended = mongoc_bulk_operation_update_one_with_opts(
+            bulk.get(), build_id_filter(doc, stamp_in_filter ? stamp_ : nullptr).get(),
+            build_update(doc, target_.policy, stamp_).get(), upsert_opts.get(), &error);
       }
       if (appended) {
         sent.push_back(i);

@@ -22,6 +22,9 @@ struct WriteTarget {
   std::size_t max_update_operations = 100'000;  // statements per update command
   // When set, update commands hold their keys' stripes (servers without atomic updates).
   KeyLockTable* update_locks = nullptr;
+  // Whether a stamped update may carry its stamp condition in the filter. FerretDB v1 uses an
+  // index only for a filter that is exactly {_id: ...}; there the stamps are read first.
+  bool stamp_filter_on_server = true;
   std::string write_concern = "majority";  // w: "majority" or a number
   bool journal = true;                     // j
 };

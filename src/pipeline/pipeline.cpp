@@ -238,7 +238,11 @@ void Pipeline::run_consumer() {
       capacity_.wait_for(lock, milliseconds(100), [this] { return !memory_saturated() || abandon_.load(); });
       continue;
     }
+    // Every frame up to `tail` is read once next() finds nothing more: flush markers appended
+    // behind the last records frame then count as read, so a finished run releases them too.
+    const std::uint64_t tail = spool_.last_sequence();
     if (!spool_.next(cursor, frame)) {
+      last_read = std::max(last_read, tail);
       if (replaying_) finish_replay();
       if (draining_ && spool_.last_sequence() <= last_read) {
         consumed_all_ = true;
@@ -251,7 +255,9 @@ void Pipeline::run_consumer() {
           lock.unlock();
           release_settled(last_read + 1);
         }
-        release_settled(last_read + 1);
+        // The writers' last flush markers, appended after the last frame read, need not be
+        // kept once everything is settled. Abandoned writes keep everything in the spool.
+        if (!abandon_) release_settled(spool_.last_sequence() + 1);
         persist_origins();
         return;
       }
@@ -308,6 +314,7 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
   std::int64_t seen = watermark_ms_.load();
   while (newest > seen && !watermark_ms_.compare_exchange_weak(seen, newest)) {
   }
+  if (newest > seen) watermark_advanced_ = now_();
 }
 
 void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_sequence) {
@@ -357,6 +364,8 @@ Pipeline::Flush Pipeline::take(Partition& partition, std::int64_t watermark_ms, 
 }
 
 void Pipeline::release_settled(std::uint64_t next_unconsumed) {
+  // Abandoned writers leave their batches unsettled without saying so: release nothing then.
+  if (abandon_) return;
   std::uint64_t oldest = next_unconsumed;
   for (auto& partition : partitions_) {
     std::lock_guard lock(partition->mu);
@@ -411,9 +420,13 @@ void Pipeline::run_writer(Partition& partition) {
       } else if (!replaying_) {
         const bool finishing = consumed_all_.load();
         const bool everything = finishing || partition.entries.size() >= partition_limit_;
-        // A bucket closes when the newest timestamp or the clock is a grace period past its
-        // end: the clock closes it when the stream goes quiet, or carries old timestamps.
-        const std::int64_t watermark = std::max(watermark_ms_.load(), wall_ms());
+        // A bucket closes when the newest timestamp is a grace period past its end. When the
+        // newest timestamp has not moved for a bucket width plus grace (a quiet stream), the
+        // clock stands in for it, so the last buckets are written too.
+        std::int64_t watermark = watermark_ms_.load();
+        if (now_() - watermark_advanced_.load() >= options_.bucket_width + options_.grace) {
+          watermark = std::max(watermark, wall_ms());
+        }
         partition.flush_requested = false;
         flush = take(partition, watermark, everything);
         if (flush.batch.empty()) {
@@ -445,6 +458,7 @@ void Pipeline::run_writer(Partition& partition) {
     ++stats_.flushes;
     const auto started = Clock::now();
     write_with_retry(partition, flush);
+    if (abandon_) return;  // the batch stays unsettled, and in the spool
     spdlog::debug("flush {}: {} keys written in {:.1f} ms", flush.stamp, flush.batch.size(),
                   std::chrono::duration<double, std::milli>(Clock::now() - started).count());
     {

@@ -51,12 +51,11 @@ struct SpoolReplay {
 // spool absorbs input up to its cap; beyond it saturated() is true and inputs push back.
 //
 // A writer takes the entries of its partition whose bucket has closed (its end plus `grace`
-// is behind the newest timestamp or the clock), or all of them (the partition is full, or
-// draining), appends a flush marker to the spool saying
-// exactly which entries it took, fsyncs it, and writes them stamped with the marker's
-// sequence. After a crash the spool is replayed from its oldest segment with the same
-// markers, which rebuilds the same batches; documents that already carry a batch's stamp
-// ignore it, so nothing is written twice and nothing is lost (docs/durability.md).
+// is behind the newest timestamp, or behind the clock once the newest timestamp has not moved
+// for a bucket width plus grace), or all of them (the partition is full, or draining), appends a flush marker to the
+// spool saying exactly which entries it took, fsyncs it, and writes them stamped with the marker's sequence. After a
+// crash the spool is replayed from its oldest segment with the same markers, which rebuilds the same batches; documents
+// that already carry a batch's stamp ignore it, so nothing is written twice and nothing is lost (docs/durability.md).
 // Segments are deleted once every record in them is written or failed for good.
 class Pipeline final : public RecordSink {
  public:
@@ -138,7 +137,8 @@ class Pipeline final : public RecordSink {
   const std::size_t partition_limit_;  // a partition holding this many keys flushes them all
   const std::uint64_t replay_through_;
   std::vector<std::unique_ptr<Partition>> partitions_;
-  std::atomic<std::int64_t> watermark_ms_{INT64_MIN};  // newest bucketed timestamp merged
+  std::atomic<std::int64_t> watermark_ms_{INT64_MIN};                       // newest bucketed timestamp merged
+  std::atomic<Clock::time_point> watermark_advanced_{Clock::time_point{}};  // when it last grew
   std::atomic<bool> replaying_{false};
   std::atomic<bool> draining_{false};
   std::atomic<bool> consumed_all_{false};  // draining, and the consumer read the last frame

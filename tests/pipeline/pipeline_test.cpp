@@ -140,6 +140,20 @@ TEST(Pipeline, AggregatesPerKeyAndBucketAndAccountsForEveryRecord) {
   EXPECT_EQ(stats.rejected.snapshot().begin()->first.second, "invalid_port");
 }
 
+TEST(Pipeline, AFinishedRunLeavesNothingToReplay) {
+  TableWriter writer;
+  SpoolFixture spool;
+  {
+    PipelineStats stats;
+    Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+    std::vector<Metric> metrics{at(0, 1, 1), at(60'000, 1, 2)};
+    pipeline.submit(metrics, "test");
+    ASSERT_TRUE(pipeline.drain(5s));
+  }
+  spool.open();
+  EXPECT_EQ(spool.spool().recovery().frames, 0u) << "records and flush markers of a drained run were kept";
+}
+
 TEST(Pipeline, ZeroWidthKeepsExactTimestamps) {
   TableWriter writer;
   PipelineStats stats;
@@ -168,14 +182,16 @@ TEST(Pipeline, AClosedBucketIsFlushedOnceTheWatermarkPassesIt) {
   EXPECT_EQ(writer.table().size(), 2u);
 }
 
-TEST(Pipeline, OldBucketsAreClosedByTheClock) {
+TEST(Pipeline, AQuietStreamsLastBucketIsClosedByTheClock) {
   TableWriter writer;
   PipelineStats stats;
   SpoolFixture spool;
-  Pipeline pipeline(options(60s), writer, stats, spool.spool(), nullptr, spool.replay());
+  Pipeline pipeline(options(2s), writer, stats, spool.spool(), nullptr, spool.replay());
   std::vector<Metric> old{at(0, 1, 1)};
   pipeline.submit(old, "test");
-  EXPECT_TRUE(eventually([&] { return writer.table().size() == 1; }));
+  std::this_thread::sleep_for(500ms);
+  EXPECT_TRUE(writer.table().empty()) << "written before the stream was quiet for a bucket width";
+  EXPECT_TRUE(eventually([&] { return writer.table().size() == 1; }, 10s));
   ASSERT_TRUE(pipeline.drain(5s));
 }
 
