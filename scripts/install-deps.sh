@@ -9,7 +9,7 @@ packages=(
   libmongoc-dev libbson-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libfmt-dev libtomlplusplus-dev prometheus-cpp-dev libcli11-dev
-  libsimdjson-dev libcpp-httplib-dev
+  libsimdjson-dev libcpp-httplib-dev libabsl-dev
   iproute2 procps python3 curl
   softflowd nfdump python3-scapy
   clang

@@ -51,7 +51,9 @@ add_library(flowmetrics_service STATIC
   server/collector_metrics.cpp
   server/http_server.cpp
 )
-target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool PRIVATE flowmetrics_warnings)
+find_package(absl REQUIRED)
+target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool absl::flat_hash_map
+                      PRIVATE flowmetrics_warnings)
 # The NetFlow/IPFIX UDP input.
 target_sources(flowmetrics_service PRIVATE ingest/netflow_udp_input.cpp)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_netflow)

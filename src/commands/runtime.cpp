@@ -35,6 +35,26 @@ pipeline::PipelineOptions pipeline_options(const config::PipelineConfig& c) {
   return options;
 }
 
+// A spool's records belong to the collection they were accepted for: replaying them into
+// another one would write them twice (once there, once here) or in the wrong place.
+void check_spool_target(const std::filesystem::path& directory, const config::DatabaseConfig& database,
+                        bool holds_frames) {
+  const std::string target = database.database + "." + database.collection;
+  const auto path = directory / "target";
+  std::string recorded;
+  if (std::ifstream in(path); in) std::getline(in, recorded);
+  if (holds_frames && !recorded.empty() && recorded != target) {
+    throw std::runtime_error("spool: " + directory.string() + " holds records for " + recorded + ", not " + target +
+                             ": start with that database and collection until it is written, or use another "
+                             "spool.directory");
+  }
+  if (recorded != target) {
+    const auto temporary = directory / "target.tmp";
+    std::ofstream(temporary) << target << '\n';
+    std::filesystem::rename(temporary, path);
+  }
+}
+
 }  // namespace
 
 config::CollectorConfig load_config(const ConfigSources& sources) {
@@ -100,6 +120,7 @@ Runtime::Runtime(const config::CollectorConfig& config)
       std::make_unique<spool::Spool>(spool::SpoolOptions{directory, config.spool.max_bytes, config.spool.segment_bytes,
                                                          config.spool.fsync, config.spool.fsync_interval},
                                      visit);
+  check_spool_target(directory, config.database, spool_->recovery().frames > 0);
   pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), writer_, stats_, *spool_,
                                                    keys_.get(), std::move(replay));
   metrics_.set_spool_state([this] {

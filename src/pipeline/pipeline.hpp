@@ -10,8 +10,9 @@
 #include <mutex>
 #include <set>
 #include <thread>
-#include <unordered_map>
 #include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/metric_key.hpp"
@@ -105,7 +106,9 @@ class Pipeline final : public RecordSink {
     std::uint32_t index = 0;
     std::mutex mu;
     std::condition_variable wake;
-    std::unordered_map<MetricKey, Entry, MetricKeyHash> entries;              // guarded by mu
+    // Open addressing: one probe sequence in one array per lookup, not a node per key
+    // (the map is the hottest structure of a NetFlow stream).
+    absl::flat_hash_map<MetricKey, Entry, MetricKeyHash> entries;             // guarded by mu
     std::uint64_t merged_through = 0;                                         // guarded by mu
     std::deque<Flush> queued;                                                 // replayed flushes; guarded by mu
     std::deque<std::pair<std::uint64_t, spool::FlushMarker>> replay_markers;  // guarded by mu

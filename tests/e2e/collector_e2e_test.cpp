@@ -379,7 +379,8 @@ TEST_F(CollectorE2E, IngestLoadsAFileAndItsExitCodeSaysWhetherEverythingWasWritt
   const auto run = [&](const std::string& file, const std::string& collection) {
     ChildProcess ingest(
         {FLOWMETRICS_CLI, "ingest", (dir / file).string(), "--set", "database.uri=" + uri_, "--set",
-         std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection},
+         std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection, "--set",
+         "spool.directory=" + (dir / ("spool-" + collection)).string()},
         (dir / (file + ".log")).string());
     const auto code = ingest.wait(120s);
     return std::make_pair(code.value_or(-1), ingest.log());
