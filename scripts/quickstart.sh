@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The one command for a fresh machine: installs everything, builds, starts the embedded
-# FerretDB and runs the seed example against it (or against MONGODB_URI when set).
+# FerretDB and runs the seed example against it (or against MONGODB_URI when set), then loads
+# a generated workload of 10,000 records through the collector (`flowmetrics ingest`).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/install-deps.sh"
@@ -8,6 +9,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [ -n "${MONGODB_URI:-}" ]; then
   echo "quickstart: using MONGODB_URI"
   "$root/build/examples/seed_usage"
+  python3 "$root/scripts/gen_workload.py" --records 10000 |
+    "$root/build/apps/flowmetrics" ingest - --set spool.directory="$root/.tools/quickstart-spool"
   exit
 fi
 state="$root/.tools/quickstart-db"
@@ -16,3 +19,6 @@ uri=$("$root/scripts/ferretdb.sh" start "$state")
 trap '"$root/scripts/ferretdb.sh" stop "$state"' EXIT
 echo "quickstart: embedded FerretDB at $uri (data in .tools/quickstart-db/data)"
 MONGODB_URI="$uri" "$root/build/examples/seed_usage"
+echo "quickstart: 10,000 generated records through the collector (flowmetrics ingest)"
+python3 "$root/scripts/gen_workload.py" --records 10000 |
+  MONGODB_URI="$uri" "$root/build/apps/flowmetrics" ingest - --set spool.directory="$root/.tools/quickstart-spool"
