@@ -87,6 +87,12 @@ class ChunkWriter {
       for (std::size_t i = 0; i < documents_.size(); ++i) {
         if (result_.outcomes[i].state == phase) operations.push_back(i);
       }
+      if (phase == DocumentState::pending_update && stamp_ != nullptr && !target_.stamp_filter_on_server &&
+          !operations.empty()) {
+        CollectionPtr collection(
+            mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
+        if (auto error = settle_already_stamped(collection.get(), operations)) return error;
+      }
       const std::size_t limit = phase == DocumentState::pending_update
                                     ? std::max<std::size_t>(target_.max_update_operations, 1)
                                     : operations.size();
@@ -140,29 +146,48 @@ class ChunkWriter {
     return opts;
   }
 
-  // Reads, by _id alone, the stamp of this write's stream on each document, and settles as
-  // written the ones that already carry it; the rest are left in `ops` to be updated with a
-  // plain {_id} filter. Safe because a stream is written by one writer, one flush at a time:
-  // nothing else can set this stream's stamp between the read and the update.
+  // Reads the stamp of this write's stream on the documents `ops` names, with one
+  // {_id: {$in: [...]}} query per thousand, and settles as written the ones that already carry
+  // it; the rest stay in `ops`, to be updated with a plain {_id} filter. Safe because a
+  // stream is written by one writer, one flush at a time: nothing else can set this stream's
+  // stamp between the read and the update. (FerretDB scans the collection for any filter but
+  // a plain {_id}: one scan per thousand documents, instead of one per update.)
   std::optional<DriverError> settle_already_stamped(mongoc_collection_t* collection, std::vector<std::size_t>& ops) {
+    constexpr std::size_t kIdsPerQuery = 1'000;
     const std::string field = "_applied." + stamp_->stream;
     BsonPtr opts = make_bson();
     bson_t projection;
     BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "projection", &projection);
     bson_append_int32(&projection, field.c_str(), static_cast<int>(field.size()), 1);
     bson_append_document_end(opts.get(), &projection);
-    BSON_APPEND_INT64(opts.get(), "limit", 1);
-    std::vector<std::size_t> remaining;
-    for (std::size_t i : ops) {
-      CursorPtr cursor(
-          mongoc_collection_find_with_opts(collection, build_id_filter(documents_[i]).get(), opts.get(), nullptr));
+    std::unordered_map<std::string_view, std::size_t> by_id;
+    for (std::size_t i : ops) by_id.emplace(documents_[i].id, i);
+    for (std::size_t begin = 0; begin < ops.size(); begin += kIdsPerQuery) {
+      BsonPtr filter = make_bson();
+      bson_t id_condition, ids;
+      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &id_condition);
+      BSON_APPEND_ARRAY_BEGIN(&id_condition, "$in", &ids);
+      const std::size_t end = std::min(ops.size(), begin + kIdsPerQuery);
+      for (std::size_t k = begin; k < end; ++k) {
+        const std::string key = std::to_string(k - begin);
+        const std::string& id = documents_[ops[k]].id;
+        bson_append_utf8(&ids, key.c_str(), static_cast<int>(key.size()), id.c_str(), static_cast<int>(id.size()));
+      }
+      bson_append_array_end(&id_condition, &ids);
+      bson_append_document_end(filter.get(), &id_condition);
+      CursorPtr cursor(mongoc_collection_find_with_opts(collection, filter.get(), opts.get(), nullptr));
       const bson_t* found = nullptr;
-      std::uint64_t applied = 0;
-      if (mongoc_cursor_next(cursor.get(), &found)) {
+      while (mongoc_cursor_next(cursor.get(), &found)) {
         bson_iter_t it, stamp;
+        if (!bson_iter_init_find(&it, found, "_id") || !BSON_ITER_HOLDS_UTF8(&it)) continue;
+        std::uint32_t length = 0;
+        const char* id = bson_iter_utf8(&it, &length);
+        const auto match = by_id.find(std::string_view(id, length));
+        if (match == by_id.end()) continue;
         if (bson_iter_init(&it, found) && bson_iter_find_descendant(&it, field.c_str(), &stamp) &&
-            BSON_ITER_HOLDS_NUMBER(&stamp)) {
-          applied = static_cast<std::uint64_t>(bson_iter_as_int64(&stamp));
+            BSON_ITER_HOLDS_NUMBER(&stamp) &&
+            static_cast<std::uint64_t>(bson_iter_as_int64(&stamp)) >= stamp_->sequence) {
+          result_.outcomes[match->second].state = DocumentState::written;
         }
       }
       bson_error_t error;
@@ -171,25 +196,16 @@ class ChunkWriter {
         failure.not_sent = true;  // nothing was written: the whole phase may be sent again
         return failure;
       }
-      if (applied >= stamp_->sequence) {
-        result_.outcomes[i].state = DocumentState::written;
-      } else {
-        remaining.push_back(i);
-      }
     }
-    ops = std::move(remaining);
+    std::erase_if(ops, [&](std::size_t i) { return result_.outcomes[i].state == DocumentState::written; });
     return std::nullopt;
   }
 
-  std::optional<DriverError> run_phase(Client& client, DocumentState phase, std::vector<std::size_t> ops) {
+  std::optional<DriverError> run_phase(Client& client, DocumentState phase, const std::vector<std::size_t>& ops) {
     const bool inserting = phase == DocumentState::pending_insert;
     CollectionPtr collection(
         mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
     const bool stamp_in_filter = stamp_ != nullptr && target_.stamp_filter_on_server;
-    if (!inserting && stamp_ != nullptr && !stamp_in_filter) {
-      if (auto error = settle_already_stamped(collection.get(), ops)) return error;
-      if (ops.empty()) return std::nullopt;
-    }
     BsonPtr bulk_opts = bulk_options();
     BulkPtr bulk(mongoc_collection_create_bulk_operation_with_opts(collection.get(), bulk_opts.get()));
     // A stamped update must not upsert: when its filter does not match, the document already

@@ -86,19 +86,7 @@ Workload make_workload(std::size_t records, int flows, std::size_t invalid_every
   return w;
 }
 
-class CollectorE2E : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (using_external_server()) {
-      uri_ = test_uri();
-    } else {
-      server_.start();
-      uri_ = server_.uri();
-    }
-  }
-  FerretDbProcess server_;
-  std::string uri_;
-};
+class CollectorE2E : public OwnServerTest {};
 
 TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddUp) {
   const std::string collection = unique_collection("e2e");

@@ -21,10 +21,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // ---- Test 2: SIGKILL at a random point of a 200,000-record HTTP ingest -------------------
 
 TEST_F(FaultTest, AnAgentKilledMidIngestAppliesEveryIdempotentBatchExactlyOnce) {

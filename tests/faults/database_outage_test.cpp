@@ -22,10 +22,6 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 // ---- Test 1: the database stopped for 20 s in the middle of a 200,000-record ingest -------
 
 class DatabaseOutage : public FaultTest, public ::testing::WithParamInterface<Merge> {};

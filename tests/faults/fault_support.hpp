@@ -126,16 +126,13 @@ void print_fault_result(const std::string& test, std::size_t sent, std::int64_t 
 
 // Each test owns a FerretDB it may stop, restart or freeze (MONGODB_URI: only the tests that
 // leave the server alone run against it).
-class FaultTest : public ::testing::Test {
+// Seconds since `start`, for the FAULT-RESULT lines.
+inline double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+class FaultTest : public OwnServerTest {
  protected:
-  void SetUp() override {
-    if (using_external_server()) {
-      uri_ = test_uri();
-    } else {
-      server_.start();
-      uri_ = server_.uri();
-    }
-  }
   // Options for an agent writing to `collection` with `overrides` (--set key=value, later
   // ones win). One-second buckets and no grace, so that the last bucket of a workload is
   // written within about a second (rather than a minute) of its last record.
@@ -143,8 +140,6 @@ class FaultTest : public ::testing::Test {
     overrides.insert(overrides.begin(), {"pipeline.bucket_seconds=1", "pipeline.grace_seconds=0"});
     return {.mongodb_uri = uri_, .collection = collection, .overrides = std::move(overrides)};
   }
-  FerretDbProcess server_;
-  std::string uri_;
 };
 
 #define FAULTS_SKIP_WITH_EXTERNAL_SERVER() \

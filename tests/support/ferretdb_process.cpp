@@ -1,4 +1,5 @@
 #include "ferretdb_process.hpp"
+#include "test_database.hpp"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -112,6 +113,15 @@ void FerretDbProcess::resume() {
 
 std::string FerretDbProcess::uri(const std::string& options) const {
   return "mongodb://127.0.0.1:" + std::to_string(port_) + "/" + options;
+}
+
+void OwnServerTest::SetUp() {
+  if (using_external_server()) {
+    uri_ = test_uri();
+  } else {
+    server_.start();
+    uri_ = server_.uri();
+  }
 }
 
 }  // namespace flowmetrics::testing

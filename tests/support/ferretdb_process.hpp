@@ -1,5 +1,7 @@
 #pragma once
 
+#include <gtest/gtest.h>
+
 #include <sys/types.h>
 
 #include <filesystem>
@@ -39,5 +41,15 @@ class FerretDbProcess {
 
 // Picks a loopback port that is free at the moment of the call.
 int free_loopback_port();
+
+// A test that owns a FerretDB it may stop, restart or freeze; with MONGODB_URI set it uses
+// that server instead (and tests that need to stop the server skip themselves).
+class OwnServerTest : public ::testing::Test {
+ protected:
+  void SetUp() override;
+
+  FerretDbProcess server_;
+  std::string uri_;
+};
 
 }  // namespace flowmetrics::testing
