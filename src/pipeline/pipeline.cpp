@@ -94,7 +94,10 @@ Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineSta
       origin_offsets_[origin] = std::max(origin_offsets_[origin], offset);
     }
   }
-  replaying_ = replay_through_ > 0;
+  replay_markers_left_ = replay.markers.size();
+  // Until the earlier run's last flush is replayed, only its markers decide what is flushed;
+  // after it, live decisions take over (whatever frames are still to be read).
+  replaying_ = replay_markers_left_ > 0;
   for (auto& partition : partitions_) {
     Partition* p = partition.get();
     p->writer = std::thread([this, p] { run_writer(*p); });
@@ -225,6 +228,7 @@ void Pipeline::run_consumer() {
   spool::Spool::Cursor cursor;
   spool::Frame frame;
   std::uint64_t last_read = 0;
+  bool replay_done = replay_through_ == 0;
   auto next_release = Clock::now();
   for (;;) {
     if (abandon_) return;
@@ -255,9 +259,6 @@ void Pipeline::run_consumer() {
           lock.unlock();
           release_settled(last_read + 1);
         }
-        // The writers' last flush markers, appended after the last frame read, need not be
-        // kept once everything is settled. Abandoned writes keep everything in the spool.
-        if (!abandon_) release_settled(spool_.last_sequence() + 1);
         persist_origins();
         return;
       }
@@ -276,7 +277,11 @@ void Pipeline::run_consumer() {
         spdlog::error("spool: frame {} is not a records batch this version can read; skipped", last_read);
       }
     }
-    if (replaying_ && last_read >= replay_through_) finish_replay();
+    if (!replay_done && last_read >= replay_through_) {
+      replay_done = true;
+      finish_replay();
+      if (replay_through_ > 0) spdlog::info("spool: replayed {} records from the earlier run", stats_.replayed.load());
+    }
   }
 }
 
@@ -305,6 +310,9 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
         it->second.aggregate.add(aggregate_of(*record));
       }
       partition.merged_through = sequence;
+      // A flush the earlier run took right after this frame is taken now, not when the next
+      // frame arrives: a replay must not wait for memory that only that flush frees.
+      apply_replay_markers(partition, sequence + 1);
       full = partition.entries.size() >= partition_limit_;
       if (full) partition.flush_requested = true;
     }
@@ -322,6 +330,10 @@ void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_s
          partition.replay_markers.front().second.merged_through < before_sequence) {
     const auto [sequence, marker] = partition.replay_markers.front();
     partition.replay_markers.pop_front();
+    if (--replay_markers_left_ == 0) {
+      replaying_ = false;
+      spdlog::info("spool: the earlier run's flushes are replayed; the writers decide from here");
+    }
     Flush flush = take(partition, marker.watermark_ms, marker.everything);
     if (flush.batch.empty()) continue;
     flush.stamp = sequence;
@@ -337,9 +349,7 @@ void Pipeline::finish_replay() {
     std::lock_guard lock(partition->mu);
     apply_replay_markers(*partition, UINT64_MAX);
   }
-  if (replaying_.exchange(false) && replay_through_ > 0) {
-    spdlog::info("spool: replayed {} records; the writers continue from there", stats_.replayed.load());
-  }
+  replaying_ = false;
 }
 
 Pipeline::Flush Pipeline::take(Partition& partition, std::int64_t watermark_ms, bool everything) {
@@ -549,7 +559,11 @@ bool Pipeline::drain(milliseconds timeout) {
     partition->wake.notify_all();
     if (partition->writer.joinable()) partition->writer.join();
   }
-  if (!complete) {
+  if (complete) {
+    // Everything is settled and every thread has stopped: the writers' last flush markers,
+    // appended after the last frame read, need not be kept either.
+    release_settled(spool_.last_sequence() + 1);
+  } else {
     spdlog::warn("drain: {} records are not written yet; they stay in the spool and are written after a restart",
                  stats_.records_pending.load());
   }

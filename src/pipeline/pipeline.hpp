@@ -143,6 +143,7 @@ class Pipeline final : public RecordSink {
   std::atomic<std::int64_t> watermark_ms_{INT64_MIN};                       // newest bucketed timestamp merged
   std::atomic<Clock::time_point> watermark_advanced_{Clock::time_point{}};  // when it last grew
   std::atomic<bool> replaying_{false};
+  std::atomic<std::size_t> replay_markers_left_{0};
   std::atomic<bool> draining_{false};
   std::atomic<bool> consumed_all_{false};  // draining, and the consumer read the last frame
   std::atomic<bool> abandon_{false};
