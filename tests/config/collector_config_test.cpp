@@ -366,8 +366,8 @@ TEST(CollectorConfig, NetflowInput) {
   EXPECT_EQ(defaults.netflow.timestamp, "end");
   EXPECT_TRUE(defaults.netflow.apply_sampling);
 
-  const CollectorConfig c = parse_config(
-      "[inputs.netflow]\nlisten = \"[::]:9995\"\ntimestamp = \"start\"\ntemplate_wait_ms = 0\n", "n.toml");
+  const CollectorConfig c =
+      parse_config("[inputs.netflow]\nlisten = \"[::]:9995\"\ntimestamp = \"start\"\ntemplate_wait_ms = 0\n", "n.toml");
   EXPECT_EQ(c.netflow.listen, "[::]:9995");
   EXPECT_EQ(c.netflow.timestamp, "start");
   EXPECT_EQ(c.netflow.template_wait, milliseconds(0));

@@ -27,8 +27,8 @@ CollectorProcess::CollectorProcess(Options options) : options_(std::move(options
   std::filesystem::create_directories(directory_);
   std::ofstream(directory_ / "flowmetrics.toml")
       << "[database]\nuri = \"" << options_.mongodb_uri << "\"\ndatabase = \""
-      << (options_.database.empty() ? kTestDatabase : options_.database) << "\"\ncollection = \""
-      << options_.collection << "\"\n"
+      << (options_.database.empty() ? kTestDatabase : options_.database) << "\"\ncollection = \"" << options_.collection
+      << "\"\n"
       << "[pool]\nmin_size = 2\nmax_size = 16\n"
       << "[spool]\ndirectory = \"" << spool_directory().string() << "\"\n"
       << "[inputs.netflow]\nlisten = \"127.0.0.1:0\"\n"
