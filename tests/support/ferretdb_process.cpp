@@ -2,16 +2,21 @@
 #include "test_database.hpp"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <mutex>
 #include <random>
 #include <stdexcept>
 #include <thread>
+#include <vector>
 
 namespace flowmetrics::testing {
 namespace {
@@ -37,15 +42,37 @@ bool accepts_connections(int port) {
   return ok;
 }
 
+// Reserves `port` for this process until it exits: an flock on a file named after it, which
+// other test processes (ctest runs several at once) see and skip. Without it, a port that a
+// test freed while it restarted its server could be picked by another test binary's server,
+// and the first test's clients would reconnect to a stranger.
+bool reserve_for_this_process(int port) {
+  static std::mutex mu;
+  static std::vector<int> held;  // kept open (and locked) until the process ends
+  const char* directory = "/tmp/flowmetrics-test-ports";
+  ::mkdir(directory, 0777);
+  const std::string path = std::string(directory) + "/" + std::to_string(port);
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+  if (fd < 0) return true;  // no reservation possible: fall back to the bind check alone
+  if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    ::close(fd);
+    return false;
+  }
+  std::lock_guard lock(mu);
+  held.push_back(fd);
+  return true;
+}
+
 }  // namespace
 
 int free_loopback_port() {
   // A random port below the kernel's ephemeral range (32768 and up on Linux), so that neither
   // an outgoing connection nor another test's bind(0) is likely to take it before our server
-  // binds it; checked free by binding it once.
+  // binds it; reserved against other test processes, and checked free by binding it once.
   static thread_local std::mt19937 random(std::random_device{}() ^ static_cast<unsigned>(::getpid()));
   for (int attempt = 0; attempt < 200; ++attempt) {
     const int port = 20'000 + static_cast<int>(random() % 12'000);
+    if (!reserve_for_this_process(port)) continue;
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     const sockaddr_in address = loopback(port);
     const bool free = ::bind(fd, reinterpret_cast<const sockaddr*>(&address), sizeof(address)) == 0;
