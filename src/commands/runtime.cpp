@@ -107,7 +107,7 @@ Runtime::Runtime(const config::CollectorConfig& config)
       if (auto marker = spool::decode_flush(payload)) replay.markers.emplace_back(header.sequence, *marker);
       return;
     }
-    const auto batch = spool::decode_records(payload);
+    const auto batch = spool::decode_batch_header(payload);
     if (!batch) return;
     if (!batch->idempotency_key.empty())
       keys_->remember_recovered(batch->idempotency_key, batch->answer, header.time_ms);
@@ -129,10 +129,8 @@ Runtime::Runtime(const config::CollectorConfig& config)
     state.max_bytes = spool_->options().max_bytes;
     state.full = spool_->full();
     if (const auto oldest = spool_->oldest_time_ms()) {
-      const auto now =
-          std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-              .count();
-      state.oldest_age_seconds = static_cast<double>(std::max<std::int64_t>(0, now - *oldest)) / 1000.0;
+      const std::int64_t age_ms = std::max<std::int64_t>(0, spool::wall_clock_ms() - *oldest);
+      state.oldest_age_seconds = static_cast<double>(age_ms) / 1000.0;
     }
     state.damaged_frames = spool_->recovery().damaged_frames;
     return state;

@@ -26,10 +26,6 @@ bool retryable(errc code) {
   return code != errc::server_error && code != errc::invalid_argument;
 }
 
-std::int64_t wall_ms() {
-  return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
-
 MetricAggregate aggregate_of(const spool::SpooledRecord& r) {
   MetricAggregate a;
   a.last = a.sum = a.min = a.max = r.value;
@@ -183,7 +179,7 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
       furthest = std::max(furthest, offset);
     }
   }
-  if (keyed) keys_->remember(acknowledgement->key, acknowledgement->answer, wall_ms());
+  if (keyed) keys_->remember(acknowledgement->key, acknowledgement->answer, spool::wall_clock_ms());
   release_key();
 
   stats_.received.add(input, "", metrics.size());
@@ -435,7 +431,7 @@ void Pipeline::run_writer(Partition& partition) {
         // clock stands in for it, so the last buckets are written too.
         std::int64_t watermark = watermark_ms_.load();
         if (now_() - watermark_advanced_.load() >= options_.bucket_width + options_.grace) {
-          watermark = std::max(watermark, wall_ms());
+          watermark = std::max(watermark, spool::wall_clock_ms());
         }
         partition.flush_requested = false;
         flush = take(partition, watermark, everything);

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -28,6 +29,12 @@ struct FrameHeader {
   std::uint64_t sequence = 0;
   std::int64_t time_ms = 0;
 };
+
+// The clock frames are stamped with: milliseconds since the Unix epoch.
+inline std::int64_t wall_clock_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
 
 // Appends a whole frame to `out`.
 void encode_frame(std::string& out, FrameType type, std::uint64_t sequence, std::int64_t time_ms,

@@ -14,11 +14,6 @@
 namespace flowmetrics::spool {
 namespace {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 bool write_all(int fd, const std::string& data) {
   std::size_t written = 0;
   while (written < data.size()) {
@@ -34,7 +29,7 @@ bool write_all(int fd, const std::string& data) {
 
 IdempotencyIndex::IdempotencyIndex(std::filesystem::path journal, std::chrono::seconds window)
     : journal_(std::move(journal)), window_ms_(window.count() * 1000) {
-  const std::int64_t now = now_ms();
+  const std::int64_t now = wall_clock_ms();
   if (std::filesystem::exists(journal_)) {
     std::ifstream in(journal_, std::ios::binary);
     const std::string data(std::istreambuf_iterator<char>(in), {});
@@ -43,7 +38,7 @@ IdempotencyIndex::IdempotencyIndex(std::filesystem::path journal, std::chrono::s
     // A torn or damaged tail is where a crash interrupted an append: the key is also in the
     // records frame, which start-up adds back.
     while (at < data.size() && check_frame(std::span(data.data() + at, data.size() - at), header) == FrameCheck::ok) {
-      const auto batch = decode_records(std::string_view(data.data() + at + kFrameHeaderBytes, header.length));
+      const auto batch = decode_batch_header(std::string_view(data.data() + at + kFrameHeaderBytes, header.length));
       if (batch && now - header.time_ms < window_ms_) {
         entries_[batch->idempotency_key] = Entry{header.time_ms, batch->answer};
       }
@@ -75,7 +70,7 @@ IdempotencyIndex::~IdempotencyIndex() {
 std::optional<std::string> IdempotencyIndex::find(std::string_view key) {
   std::lock_guard lock(mu_);
   const auto it = entries_.find(std::string(key));
-  if (it == entries_.end() || now_ms() - it->second.time_ms >= window_ms_) return std::nullopt;
+  if (it == entries_.end() || wall_clock_ms() - it->second.time_ms >= window_ms_) return std::nullopt;
   return it->second.answer;
 }
 
@@ -88,7 +83,7 @@ void IdempotencyIndex::remember(std::string_view key, std::string_view answer, s
 }
 
 void IdempotencyIndex::remember_recovered(std::string_view key, std::string_view answer, std::int64_t time_ms) {
-  if (window_ms_ == 0 || now_ms() - time_ms >= window_ms_) return;
+  if (window_ms_ == 0 || wall_clock_ms() - time_ms >= window_ms_) return;
   std::lock_guard lock(mu_);
   if (entries_.contains(std::string(key))) return;
   entries_[std::string(key)] = Entry{time_ms, std::string(answer)};

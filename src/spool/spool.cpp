@@ -17,11 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
 std::string segment_name(std::uint64_t first_sequence) {
   char name[48];
   std::snprintf(name, sizeof(name), "segment-%020llu.log", static_cast<unsigned long long>(first_sequence));
@@ -197,7 +192,7 @@ std::optional<std::uint64_t> Spool::append(FrameType type, std::string_view payl
     if (!force && total_bytes_ >= options_.max_bytes) return std::nullopt;
     sequence = next_sequence_++;
     buffer_.clear();
-    const std::int64_t time = now_ms();
+    const std::int64_t time = wall_clock_ms();
     encode_frame(buffer_, type, sequence, time, payload);
     std::size_t written = 0;
     while (written < buffer_.size()) {

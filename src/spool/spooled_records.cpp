@@ -88,15 +88,30 @@ std::string encode(const FlushMarker& marker) {
   return out;
 }
 
+namespace {
+
+// Reads the fields before the records; leaves `r` at the first record.
+bool read_batch_header(Reader& r, RecordBatch& batch, std::uint32_t& count) {
+  std::uint8_t version = 0;
+  return r.number(version) && version == kRecordsVersion && r.text(batch.input) && r.text(batch.idempotency_key) &&
+         r.text(batch.answer) && r.text(batch.origin) && r.number(batch.origin_offset) && r.number(count);
+}
+
+}  // namespace
+
+std::optional<RecordBatch> decode_batch_header(std::string_view payload) {
+  Reader r(payload);
+  RecordBatch batch;
+  std::uint32_t count = 0;
+  if (!read_batch_header(r, batch, count)) return std::nullopt;
+  return batch;
+}
+
 std::optional<RecordBatch> decode_records(std::string_view payload) {
   Reader r(payload);
   RecordBatch batch;
-  std::uint8_t version = 0;
   std::uint32_t count = 0;
-  if (!r.number(version) || version != kRecordsVersion || !r.text(batch.input) || !r.text(batch.idempotency_key) ||
-      !r.text(batch.answer) || !r.text(batch.origin) || !r.number(batch.origin_offset) || !r.number(count)) {
-    return std::nullopt;
-  }
+  if (!read_batch_header(r, batch, count)) return std::nullopt;
   // Each record takes at least 52 bytes: a count larger than the payload can hold is damage.
   if (count > payload.size() / 52) return std::nullopt;
   batch.records.resize(count);

@@ -46,6 +46,9 @@ std::string encode(const RecordBatch& batch);
 std::string encode(const FlushMarker& marker);
 // Both return nullopt for a payload that does not decode (a frame of a newer format).
 std::optional<RecordBatch> decode_records(std::string_view payload);
+// Everything of a records payload but its records (left empty): what start-up needs from each
+// frame (idempotency key, origin offset) without building every record twice.
+std::optional<RecordBatch> decode_batch_header(std::string_view payload);
 std::optional<FlushMarker> decode_flush(std::string_view payload);
 
 }  // namespace flowmetrics::spool
