@@ -12,7 +12,7 @@ packages=(
   libsimdjson-dev libcpp-httplib-dev libabsl-dev
   iproute2 procps python3 curl
   softflowd nfdump python3-scapy
-  clang
+  clang ccache
 )
 
 missing=()
