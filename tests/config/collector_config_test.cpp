@@ -15,8 +15,9 @@ namespace {
 using std::chrono::milliseconds;
 using std::chrono::seconds;
 
+// From the build's definition, not __FILE__: ccache's base_dir makes __FILE__ relative.
 const std::filesystem::path kExampleFile =
-    std::filesystem::path(__FILE__).parent_path() / "../../config/flowmetrics.example.toml";
+    std::filesystem::path(FLOWMETRICS_SOURCE_DIR) / "config/flowmetrics.example.toml";
 
 // Runs `action`, which must throw a ConfigError, and returns it.
 ConfigError config_error(const std::function<void()>& action) {
