@@ -99,17 +99,16 @@ void DatabaseLink::run() {
 
 UpsertResult DatabaseLink::write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) {
   if (MetricsAgent* agent = agent_.load()) return agent->upsert_aggregates(batch, std::nullopt, stamp);
-  std::string message;
   {
     std::lock_guard lock(mu_);
     if (closed_) throw Error(errc::agent_closed, "the database link is closed");
-    message = "the database is not connected yet: " + status_.last_error;
   }
+  // Nothing was sent, so the outcome is known; status() says why there is no connection.
   UpsertResult result;
   result.input = result.failed = batch.size();
   result.errors.reserve(batch.size());
   for (std::size_t i = 0; i < batch.size(); ++i) {
-    result.errors.push_back(ItemError{i, errc::server_unreachable, {}, message, false});
+    result.errors.push_back(ItemError{i, errc::server_unreachable, {}, "the database is not connected yet", false});
   }
   return result;
 }
