@@ -65,7 +65,7 @@ void DatabaseLink::failed(const Error& error) {
   if (!last_code_) {
     spdlog::warn(
         "database: not connected: {}; inputs keep accepting into the spool while the collector retries in the "
-        "background ({:.1f} s doubling to {:.0f} s)",
+        "background ({:g} s doubling to {:g} s)",
         error.what(), seconds(options_.first_retry), seconds(options_.max_retry));
   } else {
     spdlog::warn("database: still not connected, now: {}", error.what());
