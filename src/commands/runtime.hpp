@@ -27,7 +27,7 @@ std::string read_secret_file(const std::string& path, const std::string& key);
 // Sets up spdlog with the configured level (logs go to stderr).
 void configure_logging(const config::CollectorConfig& config);
 
-// What serve and ingest share: the agent, the pipeline and their counters.
+// What serve and ingest share: the database link, the spool, the pipeline and their counters.
 class Runtime {
  public:
   // Connects and creates the indexes when configured (`required`: throws flowmetrics::Error
