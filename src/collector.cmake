@@ -59,6 +59,7 @@ target_sources(flowmetrics_service PRIVATE ingest/netflow_udp_input.cpp)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_netflow)
 
 add_library(flowmetrics_commands STATIC
+  commands/database_link.cpp
   commands/runtime.cpp
   commands/serve.cpp
   commands/ingest.cpp

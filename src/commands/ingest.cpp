@@ -83,7 +83,10 @@ int ingest(const ConfigSources& sources, const std::string& path) {
 
   std::unique_ptr<Runtime> runtime;
   try {
-    runtime = std::make_unique<Runtime>(config);
+    // A one-shot load fails at once without its database: the file stays where it is, and a
+    // script or a person gets a clear error instead of a job that waits (README, "Starting
+    // without the database").
+    runtime = std::make_unique<Runtime>(config, DatabaseStart::required);
   } catch (const std::exception& e) {
     std::cerr << "flowmetrics ingest: " << e.what() << '\n';
     return 1;
@@ -150,7 +153,7 @@ int ingest(const ConfigSources& sources, const std::string& path) {
     for (const auto& [labels, n] : stats.rejected.snapshot()) {
       std::cerr << "  rejected " << n << " (" << labels.second << ")\n";
     }
-    runtime->agent().close();
+    runtime->database().close();
     const bool complete = drained && stats.rejected.total() == 0 && stats.failed.load() == 0 &&
                           stats.written.load() == stats.accepted.load() + stats.replayed.load();
     return complete ? 0 : 1;

@@ -88,13 +88,18 @@ void configure_logging(const config::CollectorConfig& config) {
   spdlog::set_level(spdlog::level::from_str(config.log.level));
 }
 
-Runtime::Runtime(const config::CollectorConfig& config)
+Runtime::Runtime(const config::CollectorConfig& config, DatabaseStart start)
     : config_(config),
-      agent_(config.database.uri, config.database.database, config.database.collection, config.agent_options()),
-      writer_(agent_),
-      metrics_(stats_, [this]() -> std::optional<PoolStats> { return agent_.pool_stats(); }) {
-  if (config.database.create_indexes) agent_.create_metrics_indexes();
-
+      database_({.uri = config.database.uri,
+                 .database = config.database.database,
+                 .collection = config.database.collection,
+                 .agent = config.agent_options(),
+                 .create_indexes = config.database.create_indexes},
+                start),
+      metrics_(stats_, [this]() -> std::optional<PoolStats> {
+        if (MetricsAgent* agent = database_.agent()) return agent->pool_stats();
+        return std::nullopt;  // no pool yet
+      }) {
   const std::filesystem::path directory = config.spool.directory;
   std::error_code error;
   std::filesystem::create_directories(directory, error);
@@ -121,7 +126,7 @@ Runtime::Runtime(const config::CollectorConfig& config)
                                                          config.spool.fsync, config.spool.fsync_interval},
                                      visit);
   check_spool_target(directory, config.database, spool_->recovery().frames > 0);
-  pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), writer_, stats_, *spool_,
+  pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), database_, stats_, *spool_,
                                                    keys_.get(), std::move(replay));
   metrics_.set_spool_state([this] {
     server::SpoolState state;
@@ -135,13 +140,30 @@ Runtime::Runtime(const config::CollectorConfig& config)
     state.damaged_frames = spool_->recovery().damaged_frames;
     return state;
   });
+  metrics_.set_database_state([this] {
+    const DatabaseLink::Status status = database_.status();
+    return server::DatabaseState{status.connected, status.failed_attempts};
+  });
 }
 
 std::optional<std::string> Runtime::readiness() {
   if (spool_->full())
     return "the spool is full (" + std::to_string(spool_->bytes()) + " bytes); inputs are pushed back";
-  if (!agent_.ping(std::chrono::seconds(2))) return "the database does not answer a ping";
-  if (agent_.pool_stats().open == 0) return "no pooled connection is open";
+  // Not ready for a load balancer, which should prefer a collector that writes; the reason says
+  // that this one still takes input, which waits in the spool (README, "Starting without the
+  // database").
+  MetricsAgent* agent = database_.agent();
+  if (agent == nullptr) {
+    const DatabaseLink::Status status = database_.status();
+    const auto down =
+        std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now() - status.unreachable_since);
+    return "the database is unreachable (for " + std::to_string(down.count()) + " s, " +
+           std::to_string(status.failed_attempts) + " attempts; last error: " + status.last_error +
+           "); inputs are still accepting into the spool";
+  }
+  if (!agent->ping(std::chrono::seconds(2)))
+    return "the database does not answer a ping; inputs are still accepting into the spool";
+  if (agent->pool_stats().open == 0) return "no pooled connection is open; inputs are still accepting into the spool";
   return std::nullopt;
 }
 

@@ -4,8 +4,8 @@
 #include <optional>
 #include <string>
 
+#include "commands/database_link.hpp"
 #include "config/collector_config.hpp"
-#include "flowmetrics/metrics_agent.hpp"
 #include "pipeline/pipeline.hpp"
 #include "pipeline/pipeline_stats.hpp"
 #include "server/collector_metrics.hpp"
@@ -27,15 +27,16 @@ std::string read_secret_file(const std::string& path, const std::string& key);
 // Sets up spdlog with the configured level (logs go to stderr).
 void configure_logging(const config::CollectorConfig& config);
 
-// What serve and ingest share: the agent, the pipeline and their counters.
+// What serve and ingest share: the database link, the spool, the pipeline and their counters.
 class Runtime {
  public:
-  // Connects (throws flowmetrics::Error), creates the indexes when configured, opens the
+  // Connects and creates the indexes when configured (`required`: throws flowmetrics::Error
+  // when it cannot; `in_background`: only for a malformed URI, see DatabaseLink), opens the
   // spool (throws std::runtime_error) and starts the pipeline, which replays what the spool
   // holds from an earlier run.
-  explicit Runtime(const config::CollectorConfig& config);
+  Runtime(const config::CollectorConfig& config, DatabaseStart start);
 
-  MetricsAgent& agent() { return agent_; }
+  DatabaseLink& database() { return database_; }
   pipeline::Pipeline& pipeline() { return *pipeline_; }
   spool::Spool& spool() { return *spool_; }
   pipeline::PipelineStats& stats() { return stats_; }
@@ -47,9 +48,8 @@ class Runtime {
 
  private:
   config::CollectorConfig config_;
-  MetricsAgent agent_;
+  DatabaseLink database_;  // the pipeline's writer
   pipeline::PipelineStats stats_;
-  pipeline::AgentWriter writer_;
   std::unique_ptr<spool::IdempotencyIndex> keys_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;  // destroyed before the spool it reads

@@ -96,7 +96,9 @@ int serve(const ConfigSources& sources) {
 
   std::unique_ptr<Runtime> runtime;
   try {
-    runtime = std::make_unique<Runtime>(config);
+    // The database may come later: the spool takes the input meanwhile (README, "Starting
+    // without the database").
+    runtime = std::make_unique<Runtime>(config, DatabaseStart::in_background);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return 1;
@@ -155,10 +157,12 @@ int serve(const ConfigSources& sources) {
   stopping = true;
   reporter.join();
   spdlog::info("final: {}", runtime->summary());
-  runtime->agent().close();
+  const bool connected = runtime->database().connected();
+  runtime->database().close();
   if (!drained) {
-    spdlog::error("the drain timeout ({} s) passed before everything was written; the rest stays in the spool ({})",
-                  config.shutdown.drain_timeout.count(), config.spool.directory);
+    spdlog::error("the drain timeout ({} s) passed before everything was written{}; the rest stays in the spool ({})",
+                  config.shutdown.drain_timeout.count(), connected ? "" : " (the database was never reachable)",
+                  config.spool.directory);
     return 1;
   }
   spdlog::info("stopped cleanly");

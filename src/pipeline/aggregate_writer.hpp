@@ -3,30 +3,20 @@
 #include <span>
 
 #include "flowmetrics/metric_aggregate.hpp"
-#include "flowmetrics/metrics_agent.hpp"
 #include "flowmetrics/upsert_result.hpp"
+#include "flowmetrics/write_stamp.hpp"
 
 namespace flowmetrics::pipeline {
 
 // Writes one batch of distinct-key aggregates and reports each one's outcome. The pipeline's
-// only view of the database: MetricsAgent in production, an in-memory table in the
+// only view of the database: the collector's DatabaseLink in production (a MetricsAgent once
+// connected; until then every item fails with a retryable error), an in-memory table in the
 // pipeline's unit tests (which test aggregation, not the database).
 class AggregateWriter {
  public:
   virtual ~AggregateWriter() = default;
   // With a `stamp`, the write is idempotent per document (write_stamp.hpp).
   virtual UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) = 0;
-};
-
-class AgentWriter final : public AggregateWriter {
- public:
-  explicit AgentWriter(MetricsAgent& agent) : agent_(agent) {}
-  UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) override {
-    return agent_.upsert_aggregates(batch, std::nullopt, stamp);
-  }
-
- private:
-  MetricsAgent& agent_;
 };
 
 }  // namespace flowmetrics::pipeline

@@ -152,6 +152,18 @@ std::string CollectorMetrics::render() const {
   latency.metric.push_back(std::move(h));
   families.push_back(std::move(latency));
 
+  if (database_state_) {
+    const DatabaseState database = database_state_();
+    gauge("flowmetrics_database_connected",
+          "1 once the collector has connected to the database (and made its indexes); 0 while it is still trying "
+          "after start-up.",
+          database.connected ? 1 : 0);
+    MetricFamily f =
+        family("flowmetrics_database_connect_failures_total",
+               "Connection attempts that failed before the collector connected to the database.", MetricType::Counter);
+    add(f, static_cast<double>(database.failed_attempts));
+    families.push_back(std::move(f));
+  }
   if (const auto pool = pool_stats_()) {
     gauge("flowmetrics_pool_connections_open", "Pooled connections open.", static_cast<double>(pool->open));
     gauge("flowmetrics_pool_connections_in_use", "Pooled connections leased.", static_cast<double>(pool->in_use));

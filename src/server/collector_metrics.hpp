@@ -19,6 +19,12 @@ struct SpoolState {
   std::uint64_t damaged_frames = 0;  // found when it was opened
 };
 
+// The database link as /metrics shows it.
+struct DatabaseState {
+  bool connected = false;
+  std::uint64_t failed_attempts = 0;  // connection attempts that failed before it connected
+};
+
 // Renders the collector's state in the Prometheus text format (prometheus-cpp's data model
 // and TextSerializer), from snapshots taken at scrape time: nothing is counted twice.
 class CollectorMetrics {
@@ -36,12 +42,17 @@ class CollectorMetrics {
   }
   // The same for the spool's gauges.
   void set_spool_state(std::function<SpoolState()> spool_state) { spool_state_ = std::move(spool_state); }
+  // The same for the database link's gauge and counter.
+  void set_database_state(std::function<DatabaseState()> database_state) {
+    database_state_ = std::move(database_state);
+  }
 
  private:
   const pipeline::PipelineStats& stats_;
   std::function<std::optional<PoolStats>()> pool_stats_;
   std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
   std::function<SpoolState()> spool_state_;
+  std::function<DatabaseState()> database_state_;
 };
 
 }  // namespace flowmetrics::server
