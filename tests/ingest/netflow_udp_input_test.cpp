@@ -38,7 +38,7 @@ class RecordingSink : public pipeline::RecordSink {
   void reject(std::string_view, std::string_view, std::size_t) override { ADD_FAILURE() << "reject"; }
   bool saturated() const override { return saturated_flag; }
   bool wait_for_capacity(std::chrono::milliseconds) override { return true; }
-  void drop(std::string_view input, std::size_t count) override {
+  void drop(std::string_view input, std::size_t count, std::string_view) override {
     EXPECT_EQ(input, "netflow");
     dropped += count;
   }
