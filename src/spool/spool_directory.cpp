@@ -161,8 +161,9 @@ IoStatus SpoolDirectory::truncate(const fs::path& path, std::uint64_t size) {
 }
 
 IoStatus SpoolDirectory::probe() {
-  // A whole page: a file system that is full refuses it even when an inode is free.
-  const std::string page(4096, '\0');
+  // Larger than most frames, so that a file system that has just a little room back is not
+  // taken for one that has room again (each refusal costs a client a retry, nothing more).
+  const std::string page(64 << 10, '\0');
   const fs::path path = file("probe.tmp");
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return failed(IoOperation::open, path, errno);
