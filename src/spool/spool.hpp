@@ -53,8 +53,9 @@ struct Frame {
 
 // The write-ahead spool: numbered segment files of frames (frame.hpp) in one directory,
 // appended by any thread, read back in order by one consumer, deleted a whole segment at a
-// time once everything in it is settled. The directory is locked (flock) for the life of
-// the object, so two agents cannot share it. Opening scans what an earlier run left:
+// time once everything in it is settled. Files are made and named by the SpoolDirectory,
+// which holds the directory's lock, so two agents cannot share it. Opening scans what an
+// earlier run left:
 // damaged frames are counted, logged and skipped (reading resumes at the next intact frame),
 // an incomplete frame at a segment's end is counted as truncated; appends always go to a new
 // segment. Sequence numbers continue from the largest found, so they increase for the life
@@ -64,7 +65,7 @@ struct Frame {
 // return io_error, and nothing written after the last successful fsync is acknowledged or,
 // under the `batch` policy, handed to the consumer. A background thread retries every
 // retry_interval: it cuts the segments back to what was durable, probes the file system
-// (a small write and fsync) and, when that succeeds, resumes in a new segment. Thread-safe.
+// (a 64 KiB write and fsync) and, when that succeeds, resumes in a new segment. Thread-safe.
 class Spool {
  public:
   // Called, in order, for every intact frame an earlier run left.
