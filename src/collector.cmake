@@ -37,6 +37,7 @@ add_library(flowmetrics_spool STATIC
   spool/spooled_records.cpp
   spool/spool.cpp
   spool/idempotency_index.cpp
+  spool/spool_directory.cpp
 )
 target_include_directories(flowmetrics_spool PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(flowmetrics_spool PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE ZLIB::ZLIB

@@ -44,7 +44,9 @@ void BM_Submit(benchmark::State& state) {
   const std::filesystem::path directory = std::filesystem::current_path() / "bench-spool.tmp";
   std::filesystem::remove_all(directory);
   {
-    spool::Spool spool(spool::SpoolOptions{directory, 8ULL << 30, 64ULL << 20, policy, std::chrono::milliseconds(100)});
+    spool::SpoolDirectory spool_directory(directory);
+    spool::Spool spool(spool_directory,
+                       spool::SpoolOptions{8ULL << 30, 64ULL << 20, policy, std::chrono::milliseconds(100)});
     DiscardingWriter writer;
     pipeline::PipelineStats stats;
     pipeline::PipelineOptions options;

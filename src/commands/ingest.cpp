@@ -116,9 +116,11 @@ int ingest(const ConfigSources& sources, const std::string& path) {
     std::string line;
     const auto hand_over = [&] {
       // Records and the offset just past them go into the spool together.
-      while ((origin.empty() ? pipeline.submit(batch, "ingest")
-                             : pipeline.submit_from(batch, "ingest", origin, offset)) == pipeline::Admission::full) {
-        pipeline.wait_for_capacity(1s);
+      for (;;) {
+        const pipeline::Admission admission =
+            origin.empty() ? pipeline.submit(batch, "ingest") : pipeline.submit_from(batch, "ingest", origin, offset);
+        if (admission != pipeline::Admission::full && admission != pipeline::Admission::io_error) break;
+        pipeline.wait_for_capacity(1s);  // the spool resumes by itself once it can write
       }
       batch.clear();
     };

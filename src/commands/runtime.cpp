@@ -37,21 +37,19 @@ pipeline::PipelineOptions pipeline_options(const config::PipelineConfig& c) {
 
 // A spool's records belong to the collection they were accepted for: replaying them into
 // another one would write them twice (once there, once here) or in the wrong place.
-void check_spool_target(const std::filesystem::path& directory, const config::DatabaseConfig& database,
-                        bool holds_frames) {
+void check_spool_target(spool::SpoolDirectory& directory, const config::DatabaseConfig& database, bool holds_frames) {
   const std::string target = database.database + "." + database.collection;
-  const auto path = directory / "target";
-  std::string recorded;
-  if (std::ifstream in(path); in) std::getline(in, recorded);
+  std::string recorded = directory.read(spool::SpoolDirectory::kTarget).value_or("");
+  if (const auto newline = recorded.find('\n'); newline != std::string::npos) recorded.resize(newline);
   if (holds_frames && !recorded.empty() && recorded != target) {
-    throw std::runtime_error("spool: " + directory.string() + " holds records for " + recorded + ", not " + target +
+    throw std::runtime_error("spool: " + directory.path().string() + " holds records for " + recorded + ", not " +
+                             target +
                              ": start with that database and collection until it is written, or use another "
                              "spool.directory");
   }
   if (recorded != target) {
-    const auto temporary = directory / "target.tmp";
-    std::ofstream(temporary) << target << '\n';
-    std::filesystem::rename(temporary, path);
+    if (auto error = directory.replace(spool::SpoolDirectory::kTarget, target + "\n"))
+      throw std::runtime_error("spool: cannot record the target collection: " + error->text());
   }
 }
 
@@ -100,11 +98,8 @@ Runtime::Runtime(const config::CollectorConfig& config, DatabaseStart start)
         if (MetricsAgent* agent = database_.agent()) return agent->pool_stats();
         return std::nullopt;  // no pool yet
       }) {
-  const std::filesystem::path directory = config.spool.directory;
-  std::error_code error;
-  std::filesystem::create_directories(directory, error);
-  if (error) throw std::runtime_error("spool: cannot create " + directory.string() + ": " + error.message());
-  keys_ = std::make_unique<spool::IdempotencyIndex>(directory / "idempotency.journal", config.http.idempotency_window);
+  spool_directory_ = std::make_unique<spool::SpoolDirectory>(config.spool.directory);
+  keys_ = std::make_unique<spool::IdempotencyIndex>(*spool_directory_, config.http.idempotency_window);
   pipeline::SpoolReplay replay;
   const auto visit = [&](const spool::FrameHeader& header, std::string_view payload) {
     replay.last_sequence = std::max(replay.last_sequence, header.sequence);
@@ -121,11 +116,13 @@ Runtime::Runtime(const config::CollectorConfig& config, DatabaseStart start)
       furthest = std::max(furthest, batch->origin_offset);
     }
   };
-  spool_ =
-      std::make_unique<spool::Spool>(spool::SpoolOptions{directory, config.spool.max_bytes, config.spool.segment_bytes,
-                                                         config.spool.fsync, config.spool.fsync_interval},
-                                     visit);
-  check_spool_target(directory, config.database, spool_->recovery().frames > 0);
+  spool::SpoolOptions spool_options;
+  spool_options.max_bytes = config.spool.max_bytes;
+  spool_options.segment_bytes = config.spool.segment_bytes;
+  spool_options.fsync = config.spool.fsync;
+  spool_options.fsync_interval = config.spool.fsync_interval;
+  spool_ = std::make_unique<spool::Spool>(*spool_directory_, spool_options, visit);
+  check_spool_target(*spool_directory_, config.database, spool_->recovery().frames > 0);
   pipeline_ = std::make_unique<pipeline::Pipeline>(pipeline_options(config.pipeline), database_, stats_, *spool_,
                                                    keys_.get(), std::move(replay));
   metrics_.set_spool_state([this] {
@@ -138,6 +135,10 @@ Runtime::Runtime(const config::CollectorConfig& config, DatabaseStart start)
       state.oldest_age_seconds = static_cast<double>(age_ms) / 1000.0;
     }
     state.damaged_frames = spool_->recovery().damaged_frames;
+    state.io_error = spool_->io_error().has_value();
+    const auto counts = spool_directory_->error_counts();
+    for (std::size_t i = 0; i < counts.size(); ++i)
+      state.io_errors.emplace_back(spool::to_string(static_cast<spool::IoOperation>(i)), counts[i]);
     return state;
   });
   metrics_.set_database_state([this] {
@@ -147,6 +148,7 @@ Runtime::Runtime(const config::CollectorConfig& config, DatabaseStart start)
 }
 
 std::optional<std::string> Runtime::readiness() {
+  if (const auto error = spool_->io_error()) return "spool I/O error: " + *error + "; inputs are refused";
   if (spool_->full())
     return "the spool is full (" + std::to_string(spool_->bytes()) + " bytes); inputs are pushed back";
   // Not ready for a load balancer, which should prefer a collector that writes; the reason says

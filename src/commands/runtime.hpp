@@ -50,6 +50,7 @@ class Runtime {
   config::CollectorConfig config_;
   DatabaseLink database_;  // the pipeline's writer
   pipeline::PipelineStats stats_;
+  std::unique_ptr<spool::SpoolDirectory> spool_directory_;  // outlives the journal and the spool
   std::unique_ptr<spool::IdempotencyIndex> keys_;
   std::unique_ptr<spool::Spool> spool_;
   std::unique_ptr<pipeline::Pipeline> pipeline_;  // destroyed before the spool it reads

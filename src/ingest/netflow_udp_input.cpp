@@ -155,9 +155,9 @@ NetflowInputStats NetflowUdpInput::stats() const {
   return s;
 }
 
-void NetflowUdpInput::drop(std::size_t count) {
+void NetflowUdpInput::drop(std::size_t count, std::string_view reason) {
   records_dropped_ += count;
-  sink_.drop("netflow", count);
+  sink_.drop("netflow", count, reason);
 }
 
 void NetflowUdpInput::hand_over(std::vector<Metric>& records) {
@@ -182,7 +182,7 @@ void NetflowUdpInput::hand_over(std::vector<Metric>& records) {
     records.reserve(kChunkRecords + 1'024);
     queue_cv_.notify_one();
   } else {  // the sink is this far behind: these go
-    drop(count);
+    drop(count, "spool_full");
     records.clear();
   }
 }
@@ -210,7 +210,14 @@ void NetflowUdpInput::submit_loop() {
       for (auto& chunk : taken) std::move(chunk.begin(), chunk.end(), std::back_inserter(batch));
       records = batch;
     }
-    if (sink_.saturated() || sink_.submit(records, "netflow") == pipeline::Admission::full) drop(records.size());
+    // UDP cannot push back: what the spool cannot take is dropped, and counted by why.
+    if (sink_.saturated()) {
+      drop(records.size(), sink_.io_error() ? "spool_error" : "spool_full");
+    } else if (const auto admission = sink_.submit(records, "netflow"); admission == pipeline::Admission::full) {
+      drop(records.size(), "spool_full");
+    } else if (admission == pipeline::Admission::io_error) {
+      drop(records.size(), "spool_error");
+    }
     batch.clear();
     if (batch.capacity() > 16 * kChunkRecords) std::vector<Metric>().swap(batch);  // a burst's worth: give it back
     std::lock_guard lock(queue_mu_);

@@ -57,7 +57,7 @@ class NetflowUdpInput final : public Input {
   // Queues `records` for the submitting thread (or drops them when too many wait) and leaves
   // `records` empty, with capacity, for the next chunk.
   void hand_over(std::vector<Metric>& records);
-  void drop(std::size_t count);
+  void drop(std::size_t count, std::string_view reason);
   void publish_exporter_stats(const netflow::FlowDecoder& decoder);
 
   const NetflowInputOptions options_;

@@ -96,10 +96,14 @@ void TcpJsonInput::serve(int fd) {
 
   const auto hand_over = [&] {
     // Records read from the socket are in the spool before anything else is read: a full
-    // spool holds this connection here (the sender blocks) until there is room.
-    while (!batch.empty() && sink_.submit(batch, "tcp") == pipeline::Admission::full) {
-      if (stopping_) {
-        sink_.drop("tcp", batch.size());  // stopping with a full spool: nowhere to put them
+    // spool, or one stopped by an I/O error, holds this connection here (the sender blocks)
+    // until it takes them.
+    for (;;) {
+      if (batch.empty()) break;
+      const pipeline::Admission admission = sink_.submit(batch, "tcp");
+      if (admission != pipeline::Admission::full && admission != pipeline::Admission::io_error) break;
+      if (stopping_) {  // nowhere to put them
+        sink_.drop("tcp", batch.size(), admission == pipeline::Admission::full ? "spool_full" : "spool_error");
         break;
       }
       sink_.wait_for_capacity(std::chrono::milliseconds(200));

@@ -36,10 +36,6 @@ MetricAggregate aggregate_of(const spool::SpooledRecord& r) {
   return a;
 }
 
-std::filesystem::path origins_path(const spool::Spool& spool) {
-  return spool.options().directory / "origins";
-}
-
 }  // namespace
 
 Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineStats& stats, spool::Spool& spool,
@@ -78,7 +74,7 @@ Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineSta
                              ": start with the earlier number of writers until the spool is empty");
   }
   {
-    std::ifstream in(origins_path(spool_));
+    std::istringstream in(spool_.directory().read(spool::SpoolDirectory::kOrigins).value_or(""));
     std::string line;
     while (std::getline(in, line)) {
       const auto tab = line.find('\t');
@@ -168,10 +164,11 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
   };
 
   if (!batch.records.empty() || !batch.origin.empty()) {
-    const auto sequence = spool_.append(spool::FrameType::records, spool::encode(batch));
-    if (!sequence) {
+    const spool::Appended appended = spool_.append(spool::FrameType::records, spool::encode(batch));
+    if (!appended) {
       release_key();
-      return Admission::full;
+      if (appended.status == spool::Appended::full) return Admission::full;
+      return Admission{Admission::io_error, appended.error};
     }
     if (!batch.origin.empty()) {
       std::lock_guard lock(origins_mu_);
@@ -194,16 +191,20 @@ void Pipeline::reject(std::string_view input, std::string_view reason, std::size
   stats_.rejected.add(input, reason, count);
 }
 
-void Pipeline::drop(std::string_view input, std::size_t count) {
-  stats_.dropped.add(input, "spool_full", count);
+void Pipeline::drop(std::string_view input, std::size_t count, std::string_view reason) {
+  stats_.dropped.add(input, reason, count);
 }
 
 bool Pipeline::saturated() const {
-  return spool_.full();
+  return spool_.full() || spool_.io_error().has_value();
+}
+
+std::optional<std::string> Pipeline::io_error() const {
+  return spool_.io_error();
 }
 
 bool Pipeline::wait_for_capacity(milliseconds timeout) {
-  if (!spool_.full()) return true;
+  if (!saturated()) return true;
   ++stats_.backpressure_waits;
   return spool_.wait_for_space(timeout);
 }
@@ -379,34 +380,26 @@ void Pipeline::release_settled(std::uint64_t next_unconsumed) {
     for (const Flush& flush : partition->queued) oldest = std::min(oldest, flush.min_first_sequence);
     for (const auto& [key, entry] : partition->entries) oldest = std::min(oldest, entry.first_sequence);
   }
-  persist_origins();
-  if (keys_ != nullptr) keys_->sync();
+  // The origins and the idempotency keys are in the segments' frames too: a segment goes only
+  // once both are durable elsewhere.
+  if (!persist_origins()) return;
+  if (keys_ != nullptr && !keys_->sync()) return;
   spool_.release_before(oldest);
 }
 
-void Pipeline::persist_origins() {
+bool Pipeline::persist_origins() {
   std::map<std::string, std::uint64_t> snapshot;
   {
     std::lock_guard lock(origins_mu_);
-    if (origin_offsets_ == persisted_origins_) return;
+    if (origin_offsets_ == persisted_origins_) return true;
     snapshot = origin_offsets_;
   }
-  const auto path = origins_path(spool_);
-  const auto temporary = std::filesystem::path(path.string() + ".tmp");
-  {
-    std::ofstream out(temporary, std::ios::trunc);
-    for (const auto& [origin, offset] : snapshot) out << offset << '\t' << origin << '\n';
-    out.flush();
-    if (!out) {
-      spdlog::error("spool: cannot write {}", temporary.string());
-      return;
-    }
-  }
-  std::error_code error;
-  std::filesystem::rename(temporary, path, error);
-  if (error) return;
+  std::string text;
+  for (const auto& [origin, offset] : snapshot) text += std::to_string(offset) + '\t' + origin + '\n';
+  if (spool_.directory().replace(spool::SpoolDirectory::kOrigins, text)) return false;  // logged and counted there
   std::lock_guard lock(origins_mu_);
   persisted_origins_ = std::move(snapshot);
+  return true;
 }
 
 // ---- The writers
@@ -440,9 +433,11 @@ void Pipeline::run_writer(Partition& partition) {
           continue;
         }
         spool::FlushMarker marker{partition.index, partition.merged_through, watermark, everything};
-        const auto sequence = spool_.append(spool::FrameType::flush, spool::encode(marker), /*force=*/true);
-        if (!sequence) {
-          // The disk refused even a marker: put the entries back and try again later.
+        const spool::Appended appended = spool_.append(spool::FrameType::flush, spool::encode(marker), /*force=*/true);
+        // The marker must be on disk before any document carries its stamp.
+        if (!appended || !spool_.sync(appended.sequence)) {
+          // The disk refused the marker, or its fsync: put the entries back and try again later
+          // (a marker that reached the disk anyway is cut off before the spool resumes).
           // (first_sequence only decides when the spool may be released: the batch's oldest is safe.)
           for (auto& item : flush.batch) {
             partition.entries.try_emplace(std::move(item.key), Entry{item.aggregate, flush.min_first_sequence});
@@ -451,9 +446,7 @@ void Pipeline::run_writer(Partition& partition) {
           std::this_thread::sleep_for(milliseconds(500));
           continue;
         }
-        // The marker must be on disk before any document carries its stamp.
-        spool_.sync(*sequence);
-        flush.stamp = *sequence;
+        flush.stamp = appended.sequence;
         stats_.keys_pending -= flush.batch.size();
         stats_.keys_in_flight += flush.batch.size();
       } else {

@@ -77,8 +77,9 @@ class Pipeline final : public RecordSink {
                         std::uint64_t offset);
   void reject(std::string_view input, std::string_view reason, std::size_t count = 1) override;
   bool saturated() const override;
+  std::optional<std::string> io_error() const override;
   bool wait_for_capacity(std::chrono::milliseconds timeout) override;
-  void drop(std::string_view input, std::size_t count) override;
+  void drop(std::string_view input, std::size_t count, std::string_view reason) override;
 
   // The furthest offset of `origin` that was ever spooled (0 when none).
   std::uint64_t origin_offset(const std::string& origin) const;
@@ -125,7 +126,7 @@ class Pipeline final : public RecordSink {
   void apply_replay_markers(Partition& partition, std::uint64_t before_sequence);  // mu held
   Flush take(Partition& partition, std::int64_t watermark_ms, bool everything);    // mu held
   void release_settled(std::uint64_t next_unconsumed);
-  void persist_origins();
+  bool persist_origins();  // false when the origins file could not be replaced
   bool memory_saturated() const;
   void run_writer(Partition& partition);
   void write_with_retry(Partition& partition, Flush& flush);

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -10,10 +11,19 @@
 
 namespace flowmetrics::pipeline {
 
-enum class Admission : std::uint8_t {
-  accepted,   // valid records are in the spool (on disk per the fsync policy); the rest rejected
-  duplicate,  // the idempotency key was seen before: nothing taken, the earlier answer returned
-  full,       // the spool is full: nothing taken or counted; push back and try again later
+// What submit() did with a batch. Compares equal to its outcome (`admission == Admission::full`).
+struct Admission {
+  enum Outcome : std::uint8_t {
+    accepted,   // valid records are in the spool (on disk per the fsync policy); the rest rejected
+    duplicate,  // the idempotency key was seen before: nothing taken, the earlier answer returned
+    full,       // the spool is full: nothing taken or counted; push back and try again later
+    io_error,   // the spool cannot write (error says why): nothing taken or counted; push back
+  };
+  Admission(Outcome o = accepted, std::string why = {}) : outcome(o), error(std::move(why)) {}  // NOLINT
+  friend bool operator==(const Admission& a, Outcome o) noexcept { return a.outcome == o; }
+
+  Outcome outcome;
+  std::string error;  // io_error: the failed call, its file and the errno text
 };
 
 // An acknowledging input's idempotency key, and the answer to give for it.
@@ -39,15 +49,18 @@ class RecordSink {
   // too long), counted under `reason`.
   virtual void reject(std::string_view input, std::string_view reason, std::size_t count = 1) = 0;
 
-  // True while the spool is full: submit() would refuse.
+  // True while the spool is full or stopped by an I/O error: submit() would refuse.
   virtual bool saturated() const = 0;
+  // The I/O error that stops the spool ("fsync <file>: <errno text>"), nullopt while it writes.
+  virtual std::optional<std::string> io_error() const { return std::nullopt; }
 
-  // Blocks until the spool has room or `timeout` passes; returns whether it has.
+  // Blocks until the spool has room (and writes) or `timeout` passes; returns whether it has.
   // Inputs that can push back (TCP stops reading) call this before taking more.
   virtual bool wait_for_capacity(std::chrono::milliseconds timeout) = 0;
 
-  // Counts records an input had to drop because its protocol cannot push back.
-  virtual void drop(std::string_view input, std::size_t count) = 0;
+  // Counts records an input had to drop because its protocol cannot push back, under
+  // `reason`: "spool_full", or "spool_error" while the spool is stopped by an I/O error.
+  virtual void drop(std::string_view input, std::size_t count, std::string_view reason) = 0;
 };
 
 }  // namespace flowmetrics::pipeline

@@ -137,6 +137,14 @@ std::string CollectorMetrics::render() const {
           spool.oldest_age_seconds);
     gauge("flowmetrics_spool_damaged_frames_total", "Damaged frames found in the spool at start-up.",
           static_cast<double>(spool.damaged_frames));
+    gauge("flowmetrics_spool_io_error", "1 while an I/O error stops the spool and inputs are refused.",
+          spool.io_error ? 1 : 0);
+    MetricFamily io_errors =
+        family("flowmetrics_spool_io_errors_total", "Failed file-system calls in the spool directory, by operation.",
+               MetricType::Counter);
+    for (const auto& [operation, n] : spool.io_errors)
+      add(io_errors, static_cast<double>(n), {{"operation", operation}});
+    families.push_back(std::move(io_errors));
   }
 
   MetricFamily latency =

@@ -3,6 +3,8 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "flowmetrics/pool_stats.hpp"
 #include "ingest/netflow_input_stats.hpp"
@@ -15,8 +17,10 @@ struct SpoolState {
   std::uint64_t bytes = 0;
   std::uint64_t max_bytes = 0;
   bool full = false;
-  double oldest_age_seconds = 0;     // of the oldest frame still kept; 0 when empty
-  std::uint64_t damaged_frames = 0;  // found when it was opened
+  double oldest_age_seconds = 0;                                 // of the oldest frame still kept; 0 when empty
+  std::uint64_t damaged_frames = 0;                              // found when it was opened
+  bool io_error = false;                                         // stopped by an I/O error, refusing input
+  std::vector<std::pair<std::string, std::uint64_t>> io_errors;  // failed calls by operation
 };
 
 // The database link as /metrics shows it.

@@ -101,8 +101,17 @@ void HttpServer::routes() {
       refuse(response, 503,
              "the spool is full (the database is behind or unreachable); nothing was taken, retry later");
     };
+    // Nothing is acknowledged that the spool may not have: its I/O error is said as it is.
+    const auto spool_io_error = [&](const std::string& error) {
+      response.set_header("Retry-After", "1");
+      refuse(response, 503, "spool I/O error: " + error + "; nothing was taken, retry later");
+    };
     if (sink_.saturated()) {
-      spool_full();
+      if (const auto error = sink_.io_error()) {
+        spool_io_error(*error);
+      } else {
+        spool_full();
+      }
       return;
     }
     std::vector<Metric> records;
@@ -123,8 +132,10 @@ void HttpServer::routes() {
     body += "]}";
     const int status = records.empty() && !rejects.empty() ? 400 : 200;
     acknowledgement.answer = std::to_string(status) + " " + body;
-    switch (sink_.submit(records, "http", &acknowledgement)) {
+    const pipeline::Admission admission = sink_.submit(records, "http", &acknowledgement);
+    switch (admission.outcome) {
       case pipeline::Admission::full: spool_full(); return;
+      case pipeline::Admission::io_error: spool_io_error(admission.error); return;
       case pipeline::Admission::duplicate: {
         response.set_header("Idempotent-Replayed", "true");
         const auto space = acknowledgement.answer.find(' ');

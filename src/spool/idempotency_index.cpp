@@ -1,38 +1,16 @@
 #include "spool/idempotency_index.hpp"
 
-#include <fcntl.h>
-#include <unistd.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fstream>
 #include <stdexcept>
 
 #include "spool/frame.hpp"
 #include "spool/spooled_records.hpp"
 
 namespace flowmetrics::spool {
-namespace {
-
-bool write_all(int fd, const std::string& data) {
-  std::size_t written = 0;
-  while (written < data.size()) {
-    const ssize_t n = ::write(fd, data.data() + written, data.size() - written);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    written += static_cast<std::size_t>(n);
-  }
-  return true;
-}
-
-}  // namespace
-
-IdempotencyIndex::IdempotencyIndex(std::filesystem::path journal, std::chrono::seconds window)
-    : journal_(std::move(journal)), window_ms_(window.count() * 1000) {
+IdempotencyIndex::IdempotencyIndex(SpoolDirectory& directory, std::chrono::seconds window)
+    : directory_(directory), window_ms_(window.count() * 1000) {
   const std::int64_t now = wall_clock_ms();
-  if (std::filesystem::exists(journal_)) {
-    std::ifstream in(journal_, std::ios::binary);
-    const std::string data(std::istreambuf_iterator<char>(in), {});
+  if (const auto journal = directory_.read(SpoolDirectory::kJournal)) {
+    const std::string& data = *journal;
     std::size_t at = 0;
     FrameHeader header;
     // A torn or damaged tail is where a crash interrupted an append: the key is also in the
@@ -46,9 +24,12 @@ IdempotencyIndex::IdempotencyIndex(std::filesystem::path journal, std::chrono::s
     }
   }
   // Compact: rewrite what is still within the window, then append to it.
-  const auto temporary = std::filesystem::path(journal_.string() + ".tmp");
-  fd_ = ::open(temporary.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd_ < 0) throw std::runtime_error("spool: cannot write " + temporary.string() + ": " + std::strerror(errno));
+  if (auto error = rewrite_locked())
+    throw std::runtime_error("spool: cannot write the idempotency journal: " + error->text());
+  last_expiry_ms_ = now;
+}
+
+IoStatus IdempotencyIndex::rewrite_locked() {
   std::string data;
   for (const auto& [key, entry] : entries_) {
     RecordBatch batch;
@@ -56,15 +37,7 @@ IdempotencyIndex::IdempotencyIndex(std::filesystem::path journal, std::chrono::s
     batch.answer = entry.answer;
     encode_frame(data, FrameType::records, 0, entry.time_ms, encode(batch));
   }
-  if (!write_all(fd_, data) || ::fsync(fd_) != 0) {
-    throw std::runtime_error("spool: cannot write " + temporary.string() + ": " + std::strerror(errno));
-  }
-  std::filesystem::rename(temporary, journal_);
-  last_expiry_ms_ = now;
-}
-
-IdempotencyIndex::~IdempotencyIndex() {
-  if (fd_ >= 0) ::close(fd_);
+  return directory_.replace(SpoolDirectory::kJournal, data, &fd_);
 }
 
 std::optional<std::string> IdempotencyIndex::find(std::string_view key) {
@@ -97,8 +70,9 @@ void IdempotencyIndex::append_locked(std::string_view key, std::string_view answ
   std::string frame;
   encode_frame(frame, FrameType::records, 0, time_ms, encode(batch));
   // The key is in the spool's records frame too; a failed journal write only shortens how
-  // long it is remembered, so it is not an error for the request.
-  write_all(fd_, frame);
+  // long it is remembered once that frame is released, so it is not an error for the
+  // request: sync() reports it, and the frame is kept.
+  if (directory_.write_all(fd_.get(), frame, directory_.file(SpoolDirectory::kJournal))) write_failed_ = true;
 }
 
 void IdempotencyIndex::expire_locked(std::int64_t now) {
@@ -106,9 +80,16 @@ void IdempotencyIndex::expire_locked(std::int64_t now) {
   last_expiry_ms_ = now;
 }
 
-void IdempotencyIndex::sync() {
+bool IdempotencyIndex::sync() {
   std::lock_guard lock(mu_);
-  ::fdatasync(fd_);
+  // A write that failed may have left a torn frame, where reading the journal stops at the
+  // next start: write it whole again (atomically) rather than append behind it.
+  if (write_failed_) {
+    if (rewrite_locked()) return false;
+    write_failed_ = false;
+    return true;
+  }
+  return !directory_.sync(fd_.get(), directory_.file(SpoolDirectory::kJournal));
 }
 
 std::size_t IdempotencyIndex::size() const {

@@ -17,29 +17,6 @@ namespace {
 
 namespace fs = std::filesystem;
 
-std::string segment_name(std::uint64_t first_sequence) {
-  char name[48];
-  std::snprintf(name, sizeof(name), "segment-%020llu.log", static_cast<unsigned long long>(first_sequence));
-  return name;
-}
-
-std::optional<std::uint64_t> parse_segment_name(const std::string& name) {
-  if (name.size() != 32 || !name.starts_with("segment-") || !name.ends_with(".log")) return std::nullopt;
-  const std::string digits = name.substr(8, 20);
-  if (digits.find_first_not_of("0123456789") != std::string::npos) return std::nullopt;
-  return std::stoull(digits);
-}
-
-[[noreturn]] void fail(const std::string& what, const fs::path& path) {
-  throw std::runtime_error("spool: " + what + " " + path.string() + ": " + std::strerror(errno));
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) fail("cannot read", path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // The offset of the next intact frame after a damaged one at `from`, or data.size().
 std::size_t resync(std::string_view data, std::size_t from) {
   FrameHeader header;
@@ -64,20 +41,10 @@ bool pread_all(int fd, char* out, std::size_t size, std::uint64_t offset) {
 
 }  // namespace
 
-Spool::Spool(SpoolOptions options, const FrameVisitor& visit_existing) : options_(std::move(options)) {
-  const fs::path& dir = options_.directory;
-  std::error_code error;
-  fs::create_directories(dir, error);
-  if (error) throw std::runtime_error("spool: cannot create " + dir.string() + ": " + error.message());
-  lock_fd_ = ::open((dir / "lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (lock_fd_ < 0) fail("cannot open", dir / "lock");
-  if (::flock(lock_fd_, LOCK_EX | LOCK_NB) != 0) {
-    ::close(lock_fd_);
-    throw std::runtime_error("spool: " + dir.string() + " is in use by another flowmetrics process");
-  }
-  const fs::path identity_path = dir / "identity";
-  if (fs::exists(identity_path)) {
-    identity_ = read_file(identity_path);
+Spool::Spool(SpoolDirectory& directory, SpoolOptions options, const FrameVisitor& visit_existing)
+    : directory_(directory), options_(std::move(options)) {
+  if (const auto text = directory_.read(SpoolDirectory::kIdentity)) {
+    identity_ = *text;
     while (!identity_.empty() && (identity_.back() == '\n' || identity_.back() == '\r')) identity_.pop_back();
   }
   if (identity_.empty() || identity_.size() > 64 ||
@@ -86,16 +53,17 @@ Spool::Spool(SpoolOptions options, const FrameVisitor& visit_existing) : options
     char text[17];
     std::snprintf(text, sizeof(text), "%08x%08x", random(), random());
     identity_ = text;
-    const fs::path temporary = dir / "identity.tmp";
-    std::ofstream(temporary) << identity_ << '\n';
-    fs::rename(temporary, identity_path);
+    if (auto error = directory_.replace(SpoolDirectory::kIdentity, identity_ + "\n"))
+      throw std::runtime_error("spool: cannot write the identity: " + error->text());
   }
   scan_existing(visit_existing);
   {
     std::lock_guard lock(mu_);
-    open_segment(next_sequence_);
+    if (auto error = open_segment(next_sequence_))
+      throw std::runtime_error("spool: cannot start a segment: " + error->text());
+    synced_through_ = readable_through_ = next_sequence_ - 1;
   }
-  if (options_.fsync == FsyncPolicy::interval) interval_sync_ = std::thread([this] { run_interval_sync(); });
+  background_ = std::thread([this] { run_background(); });
 }
 
 Spool::~Spool() {
@@ -105,28 +73,23 @@ Spool::~Spool() {
   }
   appended_.notify_all();
   space_.notify_all();
-  if (interval_sync_.joinable()) interval_sync_.join();
-  if (write_fd_ >= 0) {
-    if (options_.fsync != FsyncPolicy::none) ::fdatasync(write_fd_);
-    ::close(write_fd_);
-  }
-  for (auto& [first, segment] : segments_) {
-    if (segment.read_fd >= 0) ::close(segment.read_fd);
+  wake_.notify_all();
+  if (background_.joinable()) background_.join();
+  std::lock_guard lock(mu_);
+  if (write_fd_ && !failed_ && options_.fsync != FsyncPolicy::none) {
+    // Logged (and counted) by the directory; nothing acknowledged depends on it: under `batch`
+    // every acknowledged frame was fsynced already.
+    (void)directory_.sync(write_fd_.get(), std::prev(segments_.end())->second.path);
   }
   // An empty last segment carries only its name, which keeps the sequence: leave it.
-  ::close(lock_fd_);
 }
 
 void Spool::scan_existing(const FrameVisitor& visit) {
-  std::vector<std::pair<std::uint64_t, fs::path>> found;
-  for (const auto& entry : fs::directory_iterator(options_.directory)) {
-    if (const auto first = parse_segment_name(entry.path().filename().string()))
-      found.emplace_back(*first, entry.path());
-  }
-  std::sort(found.begin(), found.end());
-  for (const auto& [first, path] : found) {
-    const std::string data = read_file(path);
-    Segment segment{path, data.size(), 0, 0, true, -1};
+  for (const auto& [first, path] : directory_.segments()) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) throw std::runtime_error("spool: cannot read " + path.string() + ": " + std::strerror(errno));
+    const std::string data(std::istreambuf_iterator<char>(in), {});
+    Segment segment{path, data.size(), data.size(), 0, 0, true, UniqueFd()};
     next_sequence_ = std::max(next_sequence_, first);
     std::size_t at = 0;
     FrameHeader header;
@@ -162,92 +125,186 @@ void Spool::scan_existing(const FrameVisitor& visit) {
   }
   if (recovery_.frames > 0 || recovery_.damaged_frames > 0) {
     spdlog::info("spool: {} holds {} frames in {} segments ({} damaged regions, {} truncated bytes)",
-                 options_.directory.string(), recovery_.frames, recovery_.segments, recovery_.damaged_frames,
+                 directory_.path().string(), recovery_.frames, recovery_.segments, recovery_.damaged_frames,
                  recovery_.truncated_bytes);
   }
 }
 
-void Spool::open_segment(std::uint64_t first_sequence) {
-  const fs::path path = options_.directory / segment_name(first_sequence);
-  if (write_fd_ >= 0) {
-    if (options_.fsync != FsyncPolicy::none) ::fdatasync(write_fd_);
-    ::close(write_fd_);
-    std::prev(segments_.end())->second.sealed = true;
+IoStatus Spool::open_segment(std::uint64_t first_sequence) {
+  if (write_fd_) {
+    Segment& active = std::prev(segments_.end())->second;
+    if (options_.fsync != FsyncPolicy::none) {
+      if (auto error = directory_.sync(write_fd_.get(), active.path)) return error;
+    }
+    active.durable_bytes = active.bytes;
+    active.sealed = true;
+    write_fd_.reset();
   }
-  write_fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-  if (write_fd_ < 0) fail("cannot create", path);
-  // The directory entry must survive a power loss too, or the segment could vanish.
-  const int dir_fd = ::open(options_.directory.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dir_fd >= 0) {
-    ::fsync(dir_fd);
-    ::close(dir_fd);
-  }
-  segments_[first_sequence] = Segment{path, 0, 0, 0, false, -1};
+  const fs::path path = directory_.segment_path(first_sequence);
+  UniqueFd fd;
+  if (auto error = directory_.create_for_append(path, fd)) return error;
+  write_fd_ = std::move(fd);
+  segments_[first_sequence] = Segment{path, 0, 0, 0, 0, false, UniqueFd()};
+  return std::nullopt;
 }
 
-std::optional<std::uint64_t> Spool::append(FrameType type, std::string_view payload, bool force) {
+void Spool::fail_locked(const IoError& error) {
+  if (!failed_) {
+    spdlog::error("spool: stopped by an I/O error, refusing input until it is resolved: {}", error.text());
+    failed_ = error;
+  }
+}
+
+std::optional<std::string> Spool::io_error() const {
+  std::lock_guard lock(mu_);
+  if (!failed_) return std::nullopt;
+  return failed_->text();
+}
+
+Appended Spool::append(FrameType type, std::string_view payload, bool force) {
   std::uint64_t sequence = 0;
   {
     std::unique_lock lock(mu_);
-    if (!force && total_bytes_ >= options_.max_bytes) return std::nullopt;
+    if (failed_) return Appended{Appended::io_error, 0, failed_->text()};
+    if (!force && total_bytes_ >= options_.max_bytes) return Appended{Appended::full, 0, {}};
     sequence = next_sequence_++;
     buffer_.clear();
     const std::int64_t time = wall_clock_ms();
     encode_frame(buffer_, type, sequence, time, payload);
-    std::size_t written = 0;
-    while (written < buffer_.size()) {
-      const ssize_t n = ::write(write_fd_, buffer_.data() + written, buffer_.size() - written);
-      if (n < 0 && errno == EINTR) continue;
-      if (n <= 0) {
-        // The segment may now end in a torn frame: seal it (readers stop at the last complete
-        // frame) and go on in a new one.
-        const int saved = errno;
-        spdlog::error("spool: cannot write to {}: {}", std::prev(segments_.end())->second.path.string(),
-                      std::strerror(saved));
-        --next_sequence_;
-        open_segment(next_sequence_);
-        return std::nullopt;
-      }
-      written += static_cast<std::size_t>(n);
-    }
     Segment& active = std::prev(segments_.end())->second;
+    if (auto error = directory_.write_all(write_fd_.get(), buffer_, active.path)) {
+      // The segment may now end in a torn frame: resuming cuts it off. The sequence is not
+      // reused (a torn header may carry it).
+      fail_locked(*error);
+      wake_.notify_all();
+      return Appended{Appended::io_error, 0, error->text()};
+    }
     if (active.first_time_ms == 0) active.first_time_ms = time;
     active.bytes += buffer_.size();
+    if (options_.fsync != FsyncPolicy::batch) {
+      // Acknowledged once written: readers may have it now.
+      active.durable_bytes = active.bytes;
+      readable_through_ = sequence;
+    }
     active.last_sequence = sequence;
     total_bytes_ += buffer_.size();
-    if (active.bytes >= std::min(options_.segment_bytes, std::max<std::uint64_t>(options_.max_bytes / 4, 1)))
-      open_segment(next_sequence_);
+    if (active.bytes >= std::min(options_.segment_bytes, std::max<std::uint64_t>(options_.max_bytes / 4, 1))) {
+      if (auto error = open_segment(next_sequence_)) {
+        fail_locked(*error);
+        wake_.notify_all();
+      }
+    }
   }
-  appended_.notify_all();
-  if (options_.fsync == FsyncPolicy::batch) sync(sequence);
-  return sequence;
+  if (options_.fsync != FsyncPolicy::batch) {
+    appended_.notify_all();
+    return Appended{Appended::ok, sequence, {}};
+  }
+  if (!sync(sequence)) {
+    std::lock_guard lock(mu_);
+    return Appended{Appended::io_error, 0, failed_ ? failed_->text() : "fsync failed"};
+  }
+  return Appended{Appended::ok, sequence, {}};
 }
 
-void Spool::sync(std::uint64_t sequence) {
+bool Spool::sync(std::uint64_t sequence) {
   std::lock_guard sync_lock(sync_mu_);
-  if (synced_through_ >= sequence) return;
-  int fd = -1;
-  std::uint64_t through = 0;
+  if (synced_through_ >= sequence) return true;
+  UniqueFd fd;
+  std::uint64_t through = 0, first = 0, bytes = 0;
+  fs::path path;
   {
     std::lock_guard lock(mu_);
+    if (failed_) return false;
     through = next_sequence_ - 1;
-    fd = ::dup(write_fd_);  // the segment may be closed by a rotation meanwhile
+    const auto& [active_first, active] = *std::prev(segments_.end());
+    first = active_first;
+    bytes = active.bytes;
+    path = active.path;
+    // Earlier segments were fsynced when they were sealed; the active one may be sealed by a
+    // rotation meanwhile, so it is synced through its own descriptor.
+    fd.reset(::dup(write_fd_.get()));
+    if (!fd) {
+      fail_locked(IoError{IoOperation::open, errno, path.string()});
+      return false;
+    }
   }
-  if (fd < 0) return;
-  ::fdatasync(fd);
-  ::close(fd);
-  synced_through_ = through;
+  const IoStatus error = directory_.sync(fd.get(), path);
+  {
+    std::lock_guard lock(mu_);
+    if (error) {
+      // Linux may report a failed writeback once and then drop the dirty pages: a later fsync
+      // of this file can succeed without them. So nothing after synced_through_ is trusted
+      // again; resuming cuts it off.
+      fail_locked(*error);
+      wake_.notify_all();
+      return false;
+    }
+    synced_through_ = through;
+    if (const auto it = segments_.find(first); it != segments_.end())
+      it->second.durable_bytes = std::max(it->second.durable_bytes, bytes);
+    readable_through_ = std::max(readable_through_, through);
+  }
+  appended_.notify_all();
+  return true;
 }
 
-void Spool::run_interval_sync() {
+bool Spool::try_resume() {
+  std::lock_guard sync_lock(sync_mu_);
+  std::unique_lock lock(mu_);
+  if (!failed_) return true;
+  // 1. Cut every segment back to what is durable (`batch`) or complete (other policies: those
+  //    frames were acknowledged once written). What is cut was never acknowledged.
+  for (auto& [first, segment] : segments_) {
+    const bool active = first == std::prev(segments_.end())->first;
+    const std::uint64_t keep = options_.fsync == FsyncPolicy::batch ? segment.durable_bytes : segment.bytes;
+    if (!active && keep == segment.bytes) continue;
+    if (auto error = directory_.truncate(segment.path, keep)) {
+      failed_ = *error;
+      return false;
+    }
+    total_bytes_ -= segment.bytes - keep;
+    segment.bytes = segment.durable_bytes = keep;
+  }
+  // 2. Does the file system take a write and an fsync again (space returned, device back)?
+  if (auto error = directory_.probe()) {
+    failed_ = *error;
+    return false;
+  }
+  // 3. Go on in a new segment (the old one is durable as cut: no fsync of it is trusted).
+  Segment& active = std::prev(segments_.end())->second;
+  active.sealed = true;
+  write_fd_.reset();
+  if (auto error = open_segment(next_sequence_)) {
+    failed_ = *error;
+    return false;
+  }
+  spdlog::info("spool: the I/O error is resolved ({} was the last one); accepting input again", failed_->text());
+  failed_.reset();
+  synced_through_ = readable_through_ = next_sequence_ - 1;
+  lock.unlock();
+  space_.notify_all();
+  appended_.notify_all();
+  return true;
+}
+
+void Spool::run_background() {
   std::unique_lock lock(mu_);
   while (!stopping_) {
-    appended_.wait_for(lock, options_.fsync_interval, [this] { return stopping_; });
-    if (stopping_) return;
+    if (failed_) {
+      wake_.wait_for(lock, options_.retry_interval, [this] { return stopping_; });
+      if (stopping_) return;
+      lock.unlock();
+      try_resume();
+      lock.lock();
+      continue;
+    }
+    const bool interval = options_.fsync == FsyncPolicy::interval;
+    wake_.wait_for(lock, interval ? options_.fsync_interval : std::chrono::milliseconds(60'000),
+                   [this] { return stopping_ || failed_.has_value(); });
+    if (stopping_ || failed_ || !interval) continue;
     const std::uint64_t last = next_sequence_ - 1;
     lock.unlock();
     sync(last);
-    std::this_thread::sleep_for(options_.fsync_interval);
     lock.lock();
   }
 }
@@ -263,13 +320,15 @@ bool Spool::next(Cursor& cursor, Frame& frame) {
       if (it == segments_.end()) return false;
       if (it->first != cursor.segment) cursor = Cursor{it->first, 0};  // released or first read
       Segment& segment = it->second;
-      if (segment.read_fd < 0) {
-        segment.read_fd = ::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC);
-        if (segment.read_fd < 0) fail("cannot open", segment.path);
+      if (!segment.read_fd) {
+        segment.read_fd.reset(::open(segment.path.c_str(), O_RDONLY | O_CLOEXEC));
+        if (!segment.read_fd)
+          throw std::runtime_error("spool: cannot open " + segment.path.string() + ": " + std::strerror(errno));
       }
-      fd = segment.read_fd;
-      committed = segment.bytes;
-      sealed = segment.sealed;
+      fd = segment.read_fd.get();
+      // Under `batch`, only what is fsynced: a frame whose fsync fails is never written.
+      committed = segment.durable_bytes;
+      sealed = segment.sealed && segment.durable_bytes == segment.bytes;
       if (cursor.offset >= committed) {
         if (!sealed || std::next(it) == segments_.end()) return false;
         // A sealed segment read to its end (any torn tail beyond `bytes` is skipped).
@@ -305,12 +364,12 @@ bool Spool::next(Cursor& cursor, Frame& frame) {
 
 void Spool::wait_for_append(std::uint64_t sequence, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  appended_.wait_for(lock, timeout, [&] { return next_sequence_ - 1 > sequence || stopping_; });
+  appended_.wait_for(lock, timeout, [&] { return readable_through_ > sequence || stopping_; });
 }
 
 std::uint64_t Spool::last_sequence() const {
   std::lock_guard lock(mu_);
-  return next_sequence_ - 1;
+  return readable_through_;
 }
 
 void Spool::release_before(std::uint64_t sequence) {
@@ -320,15 +379,21 @@ void Spool::release_before(std::uint64_t sequence) {
     // Everything in the active segment is settled too: close it so that it can go (a spool
     // whose cap is below one segment would otherwise never free any space).
     const Segment& active = std::prev(segments_.end())->second;
-    if (active.bytes > 0 && active.last_sequence < sequence) open_segment(next_sequence_);
+    if (!failed_ && active.bytes > 0 && active.durable_bytes == active.bytes && active.last_sequence < sequence) {
+      if (auto error = open_segment(next_sequence_)) {
+        fail_locked(*error);
+        wake_.notify_all();
+      }
+    }
     for (auto it = segments_.begin(); it != segments_.end();) {
       Segment& segment = it->second;
       auto next = std::next(it);
       // The whole segment is below `sequence` when the next one starts at or below it.
-      if (!segment.sealed || next == segments_.end() || next->first > sequence) break;
-      if (segment.read_fd >= 0) ::close(segment.read_fd);
-      std::error_code ignored;
-      fs::remove(segment.path, ignored);
+      if (!segment.sealed || segment.durable_bytes != segment.bytes || next == segments_.end() ||
+          next->first > sequence)
+        break;
+      segment.read_fd.reset();
+      directory_.remove(segment.path);
       total_bytes_ -= segment.bytes;
       it = segments_.erase(it);
       released = true;
@@ -349,8 +414,8 @@ bool Spool::full() const {
 
 bool Spool::wait_for_space(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
-  return space_.wait_for(lock, timeout, [this] { return total_bytes_ < options_.max_bytes || stopping_; }) &&
-         total_bytes_ < options_.max_bytes;
+  const auto accepting = [this] { return total_bytes_ < options_.max_bytes && !failed_; };
+  return space_.wait_for(lock, timeout, [&] { return accepting() || stopping_; }) && accepting();
 }
 
 std::optional<std::int64_t> Spool::oldest_time_ms() const {

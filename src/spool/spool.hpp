@@ -15,15 +15,27 @@
 
 #include "spool/frame.hpp"
 #include "spool/fsync_policy.hpp"
+#include "spool/spool_directory.hpp"
+#include "spool/unique_fd.hpp"
 
 namespace flowmetrics::spool {
 
 struct SpoolOptions {
-  std::filesystem::path directory;
   std::uint64_t max_bytes = 1ULL << 30;
   std::uint64_t segment_bytes = 64ULL << 20;
   FsyncPolicy fsync = FsyncPolicy::batch;
   std::chrono::milliseconds fsync_interval{100};
+  // How often a spool stopped by an I/O error tries to resume (docs/durability.md).
+  std::chrono::milliseconds retry_interval{1000};
+};
+
+// What an append did.
+struct Appended {
+  enum Status : std::uint8_t { ok, full, io_error };
+  Status status = ok;
+  std::uint64_t sequence = 0;  // ok: the frame's sequence
+  std::string error;           // io_error: what failed, with the errno text
+  explicit operator bool() const noexcept { return status == ok; }
 };
 
 // What opening found in the spool left by an earlier run.
@@ -41,34 +53,53 @@ struct Frame {
 
 // The write-ahead spool: numbered segment files of frames (frame.hpp) in one directory,
 // appended by any thread, read back in order by one consumer, deleted a whole segment at a
-// time once everything in it is settled. The directory is locked (flock) for the life of
-// the object, so two agents cannot share it. Opening scans what an earlier run left:
+// time once everything in it is settled. Files are made and named by the SpoolDirectory,
+// which holds the directory's lock, so two agents cannot share it. Opening scans what an
+// earlier run left:
 // damaged frames are counted, logged and skipped (reading resumes at the next intact frame),
 // an incomplete frame at a segment's end is counted as truncated; appends always go to a new
 // segment. Sequence numbers continue from the largest found, so they increase for the life
-// of the directory. Thread-safe.
+// of the directory.
+//
+// Every write and fsync is checked. The first failure stops the spool ("failed"): appends
+// return io_error, and nothing written after the last successful fsync is acknowledged or,
+// under the `batch` policy, handed to the consumer. A background thread retries every
+// retry_interval: it cuts the segments back to what was durable, probes the file system
+// (a 64 KiB write and fsync) and, when that succeeds, resumes in a new segment. Thread-safe.
 class Spool {
  public:
   // Called, in order, for every intact frame an earlier run left.
   using FrameVisitor = std::function<void(const FrameHeader& header, std::string_view payload)>;
 
-  // Throws std::runtime_error naming the directory when it cannot be created, locked or read.
-  explicit Spool(SpoolOptions options, const FrameVisitor& visit_existing = {});
+  // `directory` (created and locked by its owner) must outlive the spool. Throws
+  // std::runtime_error naming the directory when it cannot be read or written.
+  Spool(SpoolDirectory& directory, SpoolOptions options, const FrameVisitor& visit_existing = {});
   ~Spool();
   Spool(const Spool&) = delete;
   Spool& operator=(const Spool&) = delete;
 
   const SpoolOptions& options() const noexcept { return options_; }
+  SpoolDirectory& directory() const noexcept { return directory_; }
   const SpoolRecovery& recovery() const noexcept { return recovery_; }
   // A name for this spool that stays the same across restarts (stamps written documents).
   const std::string& identity() const noexcept { return identity_; }
 
-  // Appends one frame and returns its sequence; nullopt when the spool is full (a `force`d
-  // append, for the small flush markers, ignores the cap). Under the `batch` policy the frame
-  // is on disk when this returns; otherwise it is in the kernel's page cache.
-  std::optional<std::uint64_t> append(FrameType type, std::string_view payload, bool force = false);
-  // fsync now, whatever the policy, up to at least `sequence`.
-  void sync(std::uint64_t sequence);
+  // Appends one frame. `full` when the spool holds max_bytes (a `force`d append, for the small
+  // flush markers, ignores the cap); `io_error` while the spool is failed or when this
+  // frame's write (or, under `batch`, its fsync) failed: then the frame must not be
+  // acknowledged. On `ok` under the `batch` policy the frame is on disk; otherwise it is in
+  // the kernel's page cache.
+  Appended append(FrameType type, std::string_view payload, bool force = false);
+  // fsync now, whatever the policy, up to at least `sequence`; false when that failed (or
+  // the spool is failed): the frames after the last successful fsync are not durable.
+  bool sync(std::uint64_t sequence);
+
+  // The I/O error that stopped the spool ("fsync <path>: <errno text>"); nullopt while it
+  // accepts.
+  std::optional<std::string> io_error() const;
+  // Tries to resume now, as the background thread does every retry_interval; true when the
+  // spool accepts (again).
+  bool try_resume();
 
   // A reading position; a default one starts at the oldest frame.
   struct Cursor {
@@ -80,6 +111,7 @@ class Spool {
   bool next(Cursor& cursor, Frame& frame);
   // Waits until a frame is appended after `sequence` or `timeout` passes.
   void wait_for_append(std::uint64_t sequence, std::chrono::milliseconds timeout);
+  // The largest sequence a reader can get (under `batch`, the last one fsynced).
   std::uint64_t last_sequence() const;
 
   // Deletes every closed segment whose frames all have sequences below `sequence`.
@@ -96,21 +128,22 @@ class Spool {
   struct Segment {
     std::filesystem::path path;
     std::uint64_t bytes = 0;          // complete frames written (the file may hold a torn tail)
+    std::uint64_t durable_bytes = 0;  // of which fsynced (all of them in a scanned segment)
     std::uint64_t last_sequence = 0;  // 0 while empty
     std::int64_t first_time_ms = 0;
     bool sealed = false;
-    int read_fd = -1;
+    UniqueFd read_fd;
   };
 
   void scan_existing(const FrameVisitor& visit);
-  void open_segment(std::uint64_t first_sequence);  // mu_ held
-  void sync_locked_fd(int fd);
-  void run_interval_sync();
+  IoStatus open_segment(std::uint64_t first_sequence);  // mu_ held
+  void fail_locked(const IoError& error);               // mu_ held
+  void run_background();
 
+  SpoolDirectory& directory_;
   const SpoolOptions options_;
   SpoolRecovery recovery_;
   std::string identity_;
-  int lock_fd_ = -1;
 
   mutable std::mutex mu_;
   std::condition_variable appended_;
@@ -118,14 +151,18 @@ class Spool {
   std::map<std::uint64_t, Segment> segments_;  // by first sequence; guarded by mu_
   std::uint64_t next_sequence_ = 1;            // guarded by mu_
   std::uint64_t total_bytes_ = 0;              // guarded by mu_
-  int write_fd_ = -1;                          // the active (last) segment; guarded by mu_
+  std::uint64_t readable_through_ = 0;         // what last_sequence() says; guarded by mu_
+  UniqueFd write_fd_;                          // the active (last) segment; guarded by mu_
   std::string buffer_;                         // guarded by mu_
+  std::optional<IoError> failed_;              // set while stopped by an I/O error; guarded by mu_
 
-  std::mutex sync_mu_;                // one fsync at a time
-  std::uint64_t synced_through_ = 0;  // guarded by sync_mu_
+  // Lock order: sync_mu_ before mu_.
+  std::mutex sync_mu_;                // one fsync (or resume) at a time
+  std::uint64_t synced_through_ = 0;  // written by holders of sync_mu_ and mu_ together
 
   bool stopping_ = false;  // guarded by mu_
-  std::thread interval_sync_;
+  std::condition_variable wake_;
+  std::thread background_;
 };
 
 }  // namespace flowmetrics::spool

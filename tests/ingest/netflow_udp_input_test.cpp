@@ -30,17 +30,23 @@ class RecordingSink : public pipeline::RecordSink {
                              pipeline::Acknowledgement* = nullptr) override {
     std::lock_guard lock(mu_);
     if (full) return pipeline::Admission::full;
+    if (io_failed) return {pipeline::Admission::io_error, "write segment: No space left on device"};
     EXPECT_EQ(input, "netflow");
     taken_.insert(taken_.end(), metrics.begin(), metrics.end());
     ++calls_;
     return pipeline::Admission::accepted;
   }
   void reject(std::string_view, std::string_view, std::size_t) override { ADD_FAILURE() << "reject"; }
-  bool saturated() const override { return saturated_flag; }
+  bool saturated() const override { return saturated_flag || saturated_by_io_error; }
+  std::optional<std::string> io_error() const override {
+    if (saturated_by_io_error) return "fsync segment: Input/output error";
+    return std::nullopt;
+  }
   bool wait_for_capacity(std::chrono::milliseconds) override { return true; }
-  void drop(std::string_view input, std::size_t count) override {
+  void drop(std::string_view input, std::size_t count, std::string_view reason) override {
     EXPECT_EQ(input, "netflow");
     dropped += count;
+    if (reason == "spool_error") dropped_for_error += count;
   }
 
   std::vector<Metric> taken() {
@@ -54,7 +60,10 @@ class RecordingSink : public pipeline::RecordSink {
 
   std::atomic<bool> saturated_flag{false};
   std::atomic<bool> full{false};
+  std::atomic<bool> io_failed{false};              // submit() answers io_error
+  std::atomic<bool> saturated_by_io_error{false};  // saturated(), and io_error() says why
   std::atomic<std::size_t> dropped{0};
+  std::atomic<std::size_t> dropped_for_error{0};
 
  private:
   std::mutex mu_;
@@ -192,6 +201,24 @@ TEST(NetflowUdpInput, ASaturatedOrFullSinkCountsDrops) {
   send_to(input.bound_address(), v5_datagram(30, 5));
   ASSERT_TRUE(eventually([&] { return sink.taken().size() == 5; }));
   EXPECT_EQ(input.stats().records, 35u);
+  EXPECT_EQ(input.stats().records_dropped, 30u);
+}
+
+TEST(NetflowUdpInput, ASpoolIoErrorCountsDropsAsSpoolError) {
+  RecordingSink sink;
+  NetflowUdpInput input(options("127.0.0.1:0"), sink);
+  input.start();
+  sink.saturated_by_io_error = true;
+  send_to(input.bound_address(), v5_datagram(0, 10));
+  ASSERT_TRUE(eventually([&] { return sink.dropped_for_error.load() == 10; })) << sink.dropped_for_error.load();
+  sink.saturated_by_io_error = false;
+  sink.io_failed = true;  // saturated() said no, submit() failed to write all the same
+  send_to(input.bound_address(), v5_datagram(10, 20));
+  ASSERT_TRUE(eventually([&] { return sink.dropped_for_error.load() == 30; })) << sink.dropped_for_error.load();
+  sink.io_failed = false;
+  send_to(input.bound_address(), v5_datagram(30, 5));
+  ASSERT_TRUE(eventually([&] { return sink.taken().size() == 5; }));
+  EXPECT_EQ(sink.dropped.load(), 30u);
   EXPECT_EQ(input.stats().records_dropped, 30u);
 }
 

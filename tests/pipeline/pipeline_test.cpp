@@ -101,14 +101,16 @@ class SpoolFixture {
   }
   ~SpoolFixture() {
     spool_.reset();
+    spool_directory_.reset();
     std::filesystem::remove_all(directory_);
   }
   // Closes and opens the spool again, as a restarted agent does.
   void open() {
     spool_.reset();
     replay_ = SpoolReplay{};
+    if (!spool_directory_) spool_directory_ = std::make_unique<spool::SpoolDirectory>(directory_);
     spool_ = std::make_unique<spool::Spool>(
-        spool::SpoolOptions{directory_, max_bytes_, 64 << 10, spool::FsyncPolicy::none, 100ms},
+        *spool_directory_, spool::SpoolOptions{max_bytes_, 64 << 10, spool::FsyncPolicy::none, 100ms},
         [this](const spool::FrameHeader& header, std::string_view payload) {
           replay_.last_sequence = std::max(replay_.last_sequence, header.sequence);
           if (header.type == spool::FrameType::flush)
@@ -121,6 +123,7 @@ class SpoolFixture {
  private:
   std::filesystem::path directory_;
   std::uint64_t max_bytes_;
+  std::unique_ptr<spool::SpoolDirectory> spool_directory_;
   std::unique_ptr<spool::Spool> spool_;
   SpoolReplay replay_;
 };
