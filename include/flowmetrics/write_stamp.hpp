@@ -14,6 +14,12 @@ namespace flowmetrics {
 struct WriteStamp {
   std::string stream;  // letters, digits, '-' and '_' (a field name); e.g. "<spool id>-p0"
   std::uint64_t sequence = 0;
+  // True when no document can carry this stamp yet: the first send of a batch whose sequence
+  // is new (greater than any sequence of the stream ever applied). A writer then need not look
+  // for the stamp before updating, which on a server that reads the whole collection for
+  // anything but an exact {_id} filter (FerretDB v1) saves a scan per thousand documents.
+  // Leave it false for a replayed batch and for every re-send.
+  bool unapplied = false;
 };
 
 }  // namespace flowmetrics

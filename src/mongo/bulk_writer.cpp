@@ -82,13 +82,15 @@ class ChunkWriter {
   // this attempt, or std::nullopt when it ran to the end (some documents may still be
   // pending after a key race; the caller simply tries again).
   std::optional<DriverError> attempt(Client& client) {
+    // Only the first attempt may trust WriteStamp::unapplied: a failed one may have applied part.
+    const bool first_attempt = attempts_++ == 0;
     for (const DocumentState phase : {DocumentState::pending_insert, DocumentState::pending_update}) {
       std::vector<std::size_t> operations;
       for (std::size_t i = 0; i < documents_.size(); ++i) {
         if (result_.outcomes[i].state == phase) operations.push_back(i);
       }
       if (phase == DocumentState::pending_update && stamp_ != nullptr && !target_.stamp_filter_on_server &&
-          !operations.empty()) {
+          !(stamp_->unapplied && first_attempt) && !operations.empty()) {
         CollectionPtr collection(
             mongoc_client_get_collection(client.get(), target_.database.c_str(), target_.collection.c_str()));
         if (auto error = settle_already_stamped(collection.get(), operations)) return error;
@@ -330,6 +332,7 @@ class ChunkWriter {
   const WriteTarget& target_;
   std::span<const KeyedAggregate> documents_;
   const WriteStamp* stamp_;
+  std::size_t attempts_ = 0;
   ChunkResult result_;
 };
 

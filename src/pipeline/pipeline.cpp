@@ -334,6 +334,7 @@ void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_s
     Flush flush = take(partition, marker.watermark_ms, marker.everything);
     if (flush.batch.empty()) continue;
     flush.stamp = sequence;
+    flush.replayed = true;
     stats_.keys_pending -= flush.batch.size();
     stats_.keys_in_flight += flush.batch.size();
     partition.queued.push_back(std::move(flush));
@@ -469,7 +470,9 @@ void Pipeline::run_writer(Partition& partition) {
 }
 
 void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
-  const WriteStamp stamp{spool_.identity() + "-p" + std::to_string(partition.index), flush.stamp};
+  // A live flush's marker sequence is new, so its first send cannot find its stamp anywhere;
+  // a replayed flush, and every re-send, may.
+  WriteStamp stamp{spool_.identity() + "-p" + std::to_string(partition.index), flush.stamp, !flush.replayed};
   milliseconds backoff(100);
   auto& batch = flush.batch;
   std::size_t begin = 0;
@@ -477,12 +480,14 @@ void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
     const std::size_t end = std::min(batch.size(), begin + options_.max_batch_keys);
     std::vector<KeyedAggregate> chunk(std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(begin)),
                                       std::make_move_iterator(batch.begin() + static_cast<std::ptrdiff_t>(end)));
+    stamp.unapplied = !flush.replayed;  // each chunk's documents are sent for the first time
     while (!chunk.empty()) {
       if (abandon_) return;  // left in the spool: the next start writes it
       const auto start = Clock::now();
       UpsertResult result;
       try {
         result = writer_.write(chunk, &stamp);
+        stamp.unapplied = false;
       } catch (const Error& e) {
         return;  // only a closed agent throws here; the records stay in the spool
       }

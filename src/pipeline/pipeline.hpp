@@ -102,6 +102,7 @@ class Pipeline final : public RecordSink {
     std::vector<KeyedAggregate> batch;
     std::uint64_t stamp = 0;  // the flush marker's sequence
     std::uint64_t min_first_sequence = UINT64_MAX;
+    bool replayed = false;  // rebuilt from an earlier run's marker: some of it may be applied
   };
   struct Partition {
     std::uint32_t index = 0;
