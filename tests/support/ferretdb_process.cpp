@@ -123,7 +123,7 @@ void FerretDbProcess::start() {
 
 void FerretDbProcess::stop() {
   if (!running()) return;
-  process_.signal(SIGCONT);
+  process_.resume();
   process_.signal(SIGTERM);
   if (!process_.wait(std::chrono::seconds(5))) process_.signal(SIGKILL);
   process_.wait(std::chrono::seconds(5));
@@ -131,11 +131,11 @@ void FerretDbProcess::stop() {
 }
 
 void FerretDbProcess::pause() {
-  process_.signal(SIGSTOP);
+  process_.suspend();
 }
 
 void FerretDbProcess::resume() {
-  process_.signal(SIGCONT);
+  process_.resume();
 }
 
 std::string FerretDbProcess::uri(const std::string& options) const {
