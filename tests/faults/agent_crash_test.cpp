@@ -193,7 +193,7 @@ TEST_F(FaultTest, AnIngestKilledMidwayAndRerunCountsEveryLineOnce) {
             << " records in the database and " << spool_at_kill << " bytes in the spool directory (killed after "
             << kill_after.count() << " ms)\n";
   ChildProcess rerun(argv, (dir / "ingest-2.log").string());
-  const int code = rerun.wait(300s).value_or(-1);
+  const int code = rerun.wait(900s).value_or(-1);
   EXPECT_EQ(code, 0) << rerun.log();
   const Comparison final_read = read_and_compare(uri_, collection, expected, Merge::aggregate);
   EXPECT_TRUE(final_read.exact()) << final_read.problems;
