@@ -65,7 +65,11 @@ TEST_F(FailureTest, ServerStoppedMidTestGivesAClearErrorWithinTheDeadlineThenRec
     EXPECT_EQ(result.written, 0u);
     ASSERT_EQ(result.errors.size(), 10u);
     const std::string message = e.what();
-    EXPECT_NE(message.find("deadline"), std::string::npos) << message;
+    // "deadline exceeded while retrying" when the deadline passed during a pause between
+    // attempts; when it passed during a connection attempt (a loaded machine), that attempt's
+    // own "server unreachable" ends the call. Either way the cause is named.
+    EXPECT_TRUE(message.find("deadline") != std::string::npos || message.find("unreachable") != std::string::npos)
+        << message;
     EXPECT_NE(message.find("refused"), std::string::npos) << message;
     // Nothing reached a server, so nothing can have been applied.
     for (const auto& error : result.errors) EXPECT_FALSE(error.outcome_unknown) << error.message;
