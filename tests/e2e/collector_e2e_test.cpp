@@ -147,7 +147,7 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
 
   // Everything sent was read before the stop: wait until the agent has received it all.
   ASSERT_TRUE(eventually(
-      [&] { return agent.metric("flowmetrics_records_received_total") == static_cast<double>(w.lines.size()); }, 60s))
+      [&] { return agent.metric("flowmetrics_records_received_total") == static_cast<double>(w.lines.size()); }, 300s))
       << agent.metric("flowmetrics_records_received_total");
   const double peak_rss_mb = static_cast<double>(agent.process().peak_rss_bytes()) / 1e6;
   agent.process().signal(SIGTERM);
@@ -303,7 +303,7 @@ TEST_F(CollectorE2E, HealthReadinessBodyLimitAndASecondSignal) {
   agent.process().signal(SIGTERM);
   EXPECT_FALSE(agent.process().wait(1s)) << "exited before the drain timeout with a record unwritten";
   agent.process().signal(SIGTERM);
-  const auto code = agent.process().wait(5s);
+  const auto code = agent.process().wait(60s);
   ASSERT_TRUE(code) << "a second SIGTERM did not end the process";
   EXPECT_EQ(*code, 130);
 }
@@ -397,12 +397,12 @@ TEST(ConfigCheck, NamesTheKeyAndLineOfABadValue) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "bad.toml") << "[pipeline]\nbucket_seconds = 60\nwriters = 0\n";
   ChildProcess check({FLOWMETRICS_CLI, "config", "check", (dir / "bad.toml").string()}, (dir / "check.log").string());
-  EXPECT_EQ(check.wait(10s).value_or(-1), 1);
+  EXPECT_EQ(check.wait(60s).value_or(-1), 1);
   EXPECT_NE(check.log().find("bad.toml:3"), std::string::npos) << check.log();
   EXPECT_NE(check.log().find("pipeline.writers"), std::string::npos) << check.log();
   ChildProcess example({FLOWMETRICS_CLI, "config", "check", FLOWMETRICS_EXAMPLE_CONFIG},
                        (dir / "example.log").string());
-  EXPECT_EQ(example.wait(10s).value_or(-1), 0) << example.log();
+  EXPECT_EQ(example.wait(60s).value_or(-1), 0) << example.log();
   std::filesystem::remove_all(dir);
 }
 

@@ -140,7 +140,7 @@ TEST_P(SpoolDamage, TheIntactFramesAreRecoveredAndTheDamagedOneIsReported) {
   for (std::size_t b = 0; b < kBatches; ++b) {
     if (b != damaged) expected.add(batches[b], 0, kBatch);
   }
-  const Comparison settled = wait_for_exact(uri_, collection, expected, Merge::aggregate, 120s);
+  const Comparison settled = wait_for_exact(uri_, collection, expected, Merge::aggregate, 300s);
   const double damaged_frames = agent.metric("flowmetrics_spool_damaged_frames_total");
   const double replayed = agent.metric("flowmetrics_spool_replayed_records_total");
   const int code = stop_agent(agent);

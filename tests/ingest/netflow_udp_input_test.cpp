@@ -10,8 +10,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <fstream>
 #include <mutex>
 #include <stdexcept>
 #include <thread>
@@ -138,6 +140,13 @@ void send_to(const std::string& bound, const std::vector<std::uint8_t>& datagram
   ::close(fd);
 }
 
+std::size_t rmem_max() {
+  std::ifstream in("/proc/sys/net/core/rmem_max");
+  std::size_t bytes = 0;
+  in >> bytes;
+  return bytes;
+}
+
 NetflowInputOptions options(const std::string& listen) {
   NetflowInputOptions o;
   o.listen = listen;
@@ -167,13 +176,19 @@ TEST_P(NetflowUdpInputTest, DatagramsBecomeMetricsInTheSink) {
   EXPECT_EQ(std::chrono::duration_cast<std::chrono::milliseconds>(m.timestamp.time_since_epoch()).count(),
             1'732'530'000'000);
 
-  ASSERT_TRUE(eventually([&] { return !input.stats().exporters.empty(); }, 2s));
+  // Exporter stats are published every 200 ms: a publication between two of the datagrams
+  // shows part of them, so wait for the one that shows all five.
+  ASSERT_TRUE(eventually([&] {
+    const auto exporters = input.stats().exporters;
+    return exporters.size() == 1 && exporters[0].packets == 5;
+  }));
   const NetflowInputStats stats = input.stats();
   EXPECT_EQ(stats.datagrams, 5u);
   EXPECT_EQ(stats.datagram_bytes, 5u * (24 + 30 * 48));
   EXPECT_EQ(stats.records, 150u);
   EXPECT_EQ(stats.records_dropped, 0u);
-  EXPECT_GE(stats.receive_buffer_bytes, 1u << 20);  // Linux reports twice the size granted
+  // Linux reports twice the size granted; without CAP_NET_ADMIN, net.core.rmem_max caps it.
+  EXPECT_GE(stats.receive_buffer_bytes, ::geteuid() == 0 ? 1u << 20 : std::min<std::size_t>(1u << 20, rmem_max()));
   ASSERT_EQ(stats.exporters.size(), 1u);
   EXPECT_EQ(stats.exporters[0].exporter, GetParam().starts_with('[') ? "[::1]" : "127.0.0.1");
   EXPECT_EQ(stats.exporters[0].version, 5);
@@ -227,9 +242,14 @@ TEST(NetflowUdpInput, StopIsPromptAndHandsOverWhatWasRead) {
   NetflowUdpInput input(options("127.0.0.1:0"), sink);
   input.start();
   send_to(input.bound_address(), v5_datagram(0, 3));
+  // Read by the input (its records possibly still waiting for their chunk): loopback can hand
+  // a datagram to the socket after sendto() returns when softirqs run late on a loaded machine,
+  // and one that arrives after the stop was not "sent before" it.
+  ASSERT_TRUE(eventually([&] { return input.stats().datagrams == 1; }));
   const auto start = std::chrono::steady_clock::now();
   input.stop();
-  EXPECT_LT(std::chrono::steady_clock::now() - start, 2s);
+  // Bounded by the input's poll timeout, not by traffic: a generous bound, not a speed claim.
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
   EXPECT_EQ(sink.taken().size(), 3u);  // read before the stop returned, or taken by it
   input.stop();                        // idempotent
 }
@@ -257,13 +277,11 @@ TEST(NetflowUdpInput, MalformedDatagramsAreCountedNotFatal) {
   send_to(input.bound_address(), std::vector<std::uint8_t>(100, 0xee));  // no known version
   send_to(input.bound_address(), v5_datagram(0, 2));
   ASSERT_TRUE(eventually([&] { return sink.taken().size() == 2; }));
-  ASSERT_TRUE(eventually(
-      [&] {
-        std::uint64_t malformed = 0;
-        for (const auto& e : input.stats().exporters) malformed += e.malformed;
-        return malformed >= 2;
-      },
-      2s));
+  ASSERT_TRUE(eventually([&] {
+    std::uint64_t malformed = 0;
+    for (const auto& e : input.stats().exporters) malformed += e.malformed;
+    return malformed >= 2;
+  }));
   EXPECT_EQ(input.stats().datagrams, 3u);
 }
 

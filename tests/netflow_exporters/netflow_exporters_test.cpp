@@ -21,6 +21,7 @@
 #include "child_process.hpp"
 #include "collector_process.hpp"
 #include "ferretdb_process.hpp"
+#include "process_sockets.hpp"
 #include "test_database.hpp"
 
 namespace flowmetrics {
@@ -69,23 +70,6 @@ std::string read_file(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Whether a UDP socket is bound to `port` on loopback (from /proc/net/udp and udp6).
-bool udp_port_bound(int port) {
-  char hex[8];
-  std::snprintf(hex, sizeof(hex), ":%04X ", port);
-  for (const char* table : {"/proc/net/udp", "/proc/net/udp6"}) {
-    std::istringstream lines(read_file(table));
-    std::string line;
-    while (std::getline(lines, line)) {
-      std::istringstream fields(line);
-      std::string slot, local;
-      fields >> slot >> local;
-      if ((local + " ").ends_with(hex)) return true;
-    }
-  }
-  return false;
 }
 
 // What make_captures.py says each capture holds (expected.json, read with a regex: the file
@@ -158,8 +142,8 @@ class NetflowExporters : public ::testing::TestWithParam<Case> {
                             host + ":" + std::to_string(port), "-v", std::to_string(c.version), "-p",
                             (dir_ / (log_name + ".pid")).string()},
                            (dir_ / (log_name + ".log")).string());
-    const auto code = softflowd.wait(30s);
-    ASSERT_TRUE(code) << "softflowd did not finish within 30 s:\n" << softflowd.log();
+    const auto code = softflowd.wait(120s);
+    ASSERT_TRUE(code) << "softflowd did not finish within 120 s:\n" << softflowd.log();
     ASSERT_EQ(*code, 0) << softflowd.log();
   }
 
@@ -173,13 +157,18 @@ class NetflowExporters : public ::testing::TestWithParam<Case> {
                                   std::to_string(port), "-b", v6 ? "::1" : "127.0.0.1"};
     if (v6) argv.push_back("-6");
     ChildProcess nfcapd(argv, (dir_ / "nfcapd.log").string());
-    EXPECT_TRUE(eventually([&] { return udp_port_bound(port) || !nfcapd.running(); }, 10s) && nfcapd.running())
+    // nfcapd's own socket on the port (another process's socket there would prove nothing).
+    EXPECT_TRUE(eventually([&] { return udp_receive_queue(nfcapd.pid(), port) || !nfcapd.running(); }) &&
+                nfcapd.running())
         << nfcapd.log();
     export_with_softflowd(v6 ? "[::1]" : "127.0.0.1", port, "softflowd-nfcapd");
-    // nfcapd writes its file when it stops: give it time to read the datagram first.
-    std::this_thread::sleep_for(300ms);
+    // nfcapd writes its file when it stops, and drops what it has not read by then: stop it
+    // once its socket's receive queue is empty (softflowd has exited, so all it sent is in that
+    // queue or already read), not after a fixed sleep that a loaded machine can outlast.
+    EXPECT_TRUE(eventually([&] { return udp_receive_queue(nfcapd.pid(), port).value_or(1) == 0; }))
+        << "nfcapd did not read its datagrams";
     nfcapd.signal(SIGTERM);
-    const auto code = nfcapd.wait(20s);
+    const auto code = nfcapd.wait(60s);
     EXPECT_TRUE(code && *code == 0) << nfcapd.log();
 
     std::filesystem::path file;
@@ -193,7 +182,7 @@ class NetflowExporters : public ::testing::TestWithParam<Case> {
     ChildProcess nfdump(
         {FLOWMETRICS_NFDUMP, "-q", "-N", "-r", file.string(), "-o", "fmt:%sa|%da|%sp|%dp|%pr|%pkt|%byt|%fl|%te"},
         (dir_ / "nfdump.out").string(), {"TZ=UTC"});
-    const auto nfdump_code = nfdump.wait(20s);
+    const auto nfdump_code = nfdump.wait(60s);
     EXPECT_TRUE(nfdump_code && *nfdump_code == 0) << nfdump.log();
 
     ByFiveTuple flows;
@@ -258,7 +247,7 @@ TEST_P(NetflowExporters, FlowmetricsAgreesWithNfdumpPerFiveTuple) {
   export_with_softflowd(c.ipv6_transport ? "[::1]" : "127.0.0.1", port, "softflowd-flowmetrics");
   ASSERT_TRUE(eventually(
       [&] { return collector.metric("flowmetrics_netflow_records_total") >= static_cast<double>(reference_flows); },
-      20s))
+      120s))
       << "flowmetrics decoded " << collector.metric("flowmetrics_netflow_records_total") << " records, nfdump "
       << reference_flows << "\n"
       << collector.process().log();

@@ -6,6 +6,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <fstream>
 #include <sstream>
 #include <stdexcept>
@@ -62,7 +63,10 @@ void ChildProcess::kill_and_reap() noexcept {
 }
 
 ChildProcess::ChildProcess(ChildProcess&& other) noexcept
-    : pid_(std::exchange(other.pid_, -1)), log_path_(std::move(other.log_path_)), exit_code_(other.exit_code_) {}
+    : pid_(std::exchange(other.pid_, -1)),
+      log_path_(std::move(other.log_path_)),
+      exit_code_(other.exit_code_),
+      suspended_(std::exchange(other.suspended_, false)) {}
 
 ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
   if (this != &other) {
@@ -70,6 +74,7 @@ ChildProcess& ChildProcess::operator=(ChildProcess&& other) noexcept {
     pid_ = std::exchange(other.pid_, -1);
     log_path_ = std::move(other.log_path_);
     exit_code_ = other.exit_code_;
+    suspended_ = std::exchange(other.suspended_, false);
   }
   return *this;
 }
@@ -80,6 +85,29 @@ bool ChildProcess::running() {
 
 void ChildProcess::signal(int signal) const {
   if (pid_ > 0 && !exit_code_) ::kill(pid_, signal);
+}
+
+void ChildProcess::suspend() {
+  if (pid_ <= 0 || exit_code_ || suspended_) return;
+  ::kill(pid_, SIGSTOP);
+  for (;;) {
+    int status = 0;
+    const pid_t r = ::waitpid(pid_, &status, WUNTRACED);
+    if (r == pid_ && WIFSTOPPED(status)) {
+      suspended_ = true;
+      return;
+    }
+    if (r == pid_ && (WIFEXITED(status) || WIFSIGNALED(status))) {
+      exit_code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      return;
+    }
+    if (r < 0 && errno != EINTR) return;
+  }
+}
+
+void ChildProcess::resume() {
+  if (pid_ > 0 && !exit_code_) ::kill(pid_, SIGCONT);
+  suspended_ = false;
 }
 
 std::optional<int> ChildProcess::wait(std::chrono::milliseconds timeout) {

@@ -22,6 +22,11 @@ class ChildProcess {
   pid_t pid() const { return pid_; }
   bool running();
   void signal(int signal) const;
+  // SIGSTOP, and returns only once every thread of the process has stopped (waitpid with
+  // WUNTRACED reports the group stop): kill() alone returns before the stop takes effect, and
+  // a thread still running could answer a request sent right after. resume() is SIGCONT.
+  void suspend();
+  void resume();
   // Waits for the process to end; returns its exit code (128 + signal when killed), or
   // std::nullopt when it is still running after `timeout`.
   std::optional<int> wait(std::chrono::milliseconds timeout);
@@ -36,6 +41,7 @@ class ChildProcess {
   pid_t pid_ = -1;
   std::string log_path_;
   std::optional<int> exit_code_;
+  bool suspended_ = false;
 };
 
 }  // namespace flowmetrics::testing

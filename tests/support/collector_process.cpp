@@ -68,7 +68,7 @@ void CollectorProcess::start() {
         if (std::regex_search(log, m, http)) http_port_ = std::stoi(m[1]);
         return (tcp_port_ > 0 && http_port_ > 0) || !process_.running();
       },
-      60s);
+      180s);  // a restart replays the spool first; generous on a loaded machine
   if (!up || tcp_port_ == 0 || http_port_ == 0) throw std::runtime_error("agent did not start:\n" + process_.log());
 }
 

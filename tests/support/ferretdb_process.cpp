@@ -110,20 +110,21 @@ void FerretDbProcess::start() {
   // Wait for this server's own "ready" line: a port that accepts connections could belong to
   // another process that took it first.
   const std::string ready = "ready mongodb://127.0.0.1:" + std::to_string(port_) + "/";
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  // Generous: a loaded machine (two suites and a CPU hog) can take long to start a Go binary.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(120);
   while (process_.log().find(ready) == std::string::npos || !accepts_connections(port_)) {
     if (process_.wait(std::chrono::milliseconds(0))) {
       process_ = ChildProcess();
       throw std::runtime_error("FerretDB (" + binary + ") exited at start-up; run scripts/install-deps.sh, see " + log);
     }
-    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("FerretDB did not start in 20 s");
+    if (std::chrono::steady_clock::now() > deadline) throw std::runtime_error("FerretDB did not start in 120 s");
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
 }
 
 void FerretDbProcess::stop() {
   if (!running()) return;
-  process_.signal(SIGCONT);
+  process_.resume();
   process_.signal(SIGTERM);
   if (!process_.wait(std::chrono::seconds(5))) process_.signal(SIGKILL);
   process_.wait(std::chrono::seconds(5));
@@ -131,11 +132,11 @@ void FerretDbProcess::stop() {
 }
 
 void FerretDbProcess::pause() {
-  process_.signal(SIGSTOP);
+  process_.suspend();
 }
 
 void FerretDbProcess::resume() {
-  process_.signal(SIGCONT);
+  process_.resume();
 }
 
 std::string FerretDbProcess::uri(const std::string& options) const {

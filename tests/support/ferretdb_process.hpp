@@ -25,7 +25,8 @@ class FerretDbProcess {
   void start();
   // SIGTERM, then SIGKILL after 5 s; waits for the process to end.
   void stop();
-  void pause();   // SIGSTOP
+  // SIGSTOP; returns once the server has stopped (no thread of it runs after the call).
+  void pause();
   void resume();  // SIGCONT
 
   bool running() const { return process_.pid() > 0; }

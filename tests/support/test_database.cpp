@@ -1,14 +1,13 @@
 #include "test_database.hpp"
 
 #include <mongoc/mongoc.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
 #include <cstdlib>
-#include <fstream>
 #include <memory>
 #include <mutex>
-#include <sstream>
 #include <stdexcept>
 #include <string_view>
 
@@ -78,7 +77,8 @@ std::string with_options(const std::string& uri, const std::string& options) {
 std::string unique_collection(const std::string& prefix) {
   static std::atomic<int> counter{0};
   const auto now = std::chrono::system_clock::now().time_since_epoch().count();
-  return prefix + "_" + std::to_string(now % 1'000'000'007) + "_" + std::to_string(counter++);
+  return prefix + "_" + std::to_string(::getpid()) + "_" + std::to_string(now % 1'000'000'007) + "_" +
+         std::to_string(counter++);
 }
 
 std::vector<StoredIndex> read_indexes(const std::string& uri, const std::string& collection) {
@@ -164,24 +164,6 @@ void drop_collection(const std::string& uri, const std::string& collection) {
   bson_error_t error;
   mongoc_collection_drop(coll, &error);  // a missing collection is fine
   mongoc_collection_destroy(coll);
-}
-
-int established_connections_to(int port) {
-  int count = 0;
-  for (const char* file : {"/proc/net/tcp", "/proc/net/tcp6"}) {
-    std::ifstream in(file);
-    std::string line;
-    std::getline(in, line);  // header
-    while (std::getline(in, line)) {
-      std::istringstream fields(line);
-      std::string slot, local, remote, state;
-      fields >> slot >> local >> remote >> state;
-      const auto colon = remote.rfind(':');
-      if (colon == std::string::npos || state != "01") continue;  // 01 = ESTABLISHED
-      if (std::stoi(remote.substr(colon + 1), nullptr, 16) == port) ++count;
-    }
-  }
-  return count;
 }
 
 }  // namespace flowmetrics::testing

@@ -17,7 +17,8 @@ bool using_external_server();
 // `base` + options, e.g. with_options(test_uri(), "minPoolSize=2&maxPoolSize=4").
 std::string with_options(const std::string& uri, const std::string& options);
 
-// A collection name no other test (or earlier run) uses.
+// A name no other test, test process (the process id is part of it) or earlier run uses: for
+// collections, and for directories under the temporary directory.
 std::string unique_collection(const std::string& prefix);
 inline constexpr const char* kTestDatabase = "flowmetrics_test";
 
@@ -41,10 +42,6 @@ struct StoredMetric {
 std::map<std::string, StoredMetric> read_metrics(const std::string& uri, const std::string& collection);
 void drop_collection(const std::string& uri, const std::string& collection);
 
-// Sockets in state ESTABLISHED whose remote end is 127.0.0.1:port (from /proc/net/tcp),
-// i.e. the client side of every connection to that server on this machine.
-int established_connections_to(int port);
-
 }  // namespace flowmetrics::testing
 
 #include <chrono>
@@ -53,8 +50,10 @@ int established_connections_to(int port);
 namespace flowmetrics::testing {
 
 // Polls `condition` every 10 ms until it holds or `timeout` passes; returns its last value.
+// The default deadline is generous: a condition that holds returns at once, and a loaded
+// machine (two suites and a CPU hog beside them) must not turn a slow "yes" into a failure.
 template <typename Condition>
-bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(5)) {
+bool eventually(Condition condition, std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;
   while (!condition()) {
     if (std::chrono::steady_clock::now() > deadline) return condition();
