@@ -45,7 +45,7 @@ CollectorConfig non_default_config() {
                 milliseconds(700),
                 seconds(86'400),
                 "/run/secrets/mongodb-uri",
-                "2",
+                WriteConcern::members(2),
                 false};
   c.pool = {20, 2, milliseconds(60'000), milliseconds(250), milliseconds(2'000)};
   c.pipeline = {seconds(0), 16, 1'000, 100, milliseconds(50), seconds(0)};
