@@ -133,8 +133,8 @@ void HttpServer::post(const std::string& pattern, BodyHandler handler) {
     }
     if (!complete && response.status == 415) {
       refuse(response, 415, "unsupported_content_encoding",
-             "Content-Encoding must be gzip, deflate, br or none, got '" +
-                 request.get_header_value("Content-Encoding") + "'");
+             "the body's Content-Encoding is not supported, got '" + request.get_header_value("Content-Encoding") +
+                 "'");
       return;
     }
     if (!complete) {
@@ -187,7 +187,8 @@ void HttpServer::describe_error(const httplib::Request& request, httplib::Respon
   }
   switch (response.status) {
     case 400:
-      refuse(response, 400, "bad_request", "the request line or the headers could not be parsed");
+      refuse(response, 400, "bad_request",
+             "the request line (method, target, version) or the headers could not be parsed");
       return;
     case 413:
       refuse(response, 413, "body_too_large",
