@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <chrono>
 #include <cstdlib>
 #include <stdexcept>
 #include <vector>
@@ -208,6 +209,12 @@ void HttpServer::describe_error(const httplib::Request& request, httplib::Respon
 }
 
 void HttpServer::routes() {
+  // cpp-httplib's default also sets SO_REUSEPORT, with which a second collector started on the
+  // same port binds too and the kernel shares the requests between the two: refuse instead.
+  server_->set_socket_options([](socket_t socket) {
+    const int yes = 1;
+    ::setsockopt(socket, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof(yes));
+  });
   const std::size_t threads = std::max<std::size_t>(1, options_.threads);
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Bodies of routes registered with post() are bounded by its reader; this bounds the rest.
@@ -346,7 +353,11 @@ void HttpServer::start() {
                                       : std::string(host) + ":" + std::to_string(port);
   thread_ = std::thread([this] {
     run_guarded("http listener", OnEscape::stop_process, [this] { server_->listen_after_bind(); });
+    listener_ended_ = true;
   });
+  // cpp-httplib's stop() does nothing to a server whose loop has not started yet: a stop()
+  // right after start() (another input failing to start) would then wait forever for it.
+  while (!server_->is_running() && !listener_ended_) std::this_thread::sleep_for(std::chrono::milliseconds(1));
 }
 
 void HttpServer::stop() {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -80,6 +81,7 @@ class HttpServer final : public ingest::Input {
   std::unique_ptr<httplib::Server> server_;
   std::vector<Route> routes_;  // written by routes() before start(), then only read
   std::thread thread_;
+  std::atomic<bool> listener_ended_{false};  // set by thread_ when cpp-httplib's loop returns
   std::string bound_;
 };
 

@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <memory>
 #include <stdexcept>
 
 #include "core/thread_guard.hpp"
@@ -55,6 +56,30 @@ TEST(HttpServer, AHandlersExceptionIsACounted500WithAJsonBodyAndTheServerGoesOn)
   ASSERT_TRUE(served);
   EXPECT_EQ(served->status, 200) << served->body;
   server.stop();
+}
+
+TEST(HttpServer, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
+  ThrowingSink sink;
+  const auto make = [&](const std::string& listen) {
+    return std::make_unique<HttpServer>(
+        HttpServerOptions{.listen = listen, .max_body_bytes = 1 << 20, .threads = 1, .bearer_token = ""}, sink,
+        [] { return std::string(); }, [] { return std::optional<std::string>(); });
+  };
+  auto first = make("127.0.0.1:0");
+  first->start();
+  auto second = make(first->bound_address());
+  EXPECT_THROW(second->start(), std::runtime_error);
+  first->stop();
+}
+
+TEST(HttpServer, AStopRightAfterStartEnds) {
+  ThrowingSink sink;
+  for (int i = 0; i < 20; ++i) {
+    HttpServer server({.listen = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 1, .bearer_token = ""}, sink,
+                      [] { return std::string(); }, [] { return std::optional<std::string>(); });
+    server.start();
+    server.stop();  // used to wait forever when it came before cpp-httplib's loop started
+  }
 }
 
 TEST(RunGuarded, AnEscapingExceptionIsCountedAndEndsOnlyTheThread) {
