@@ -23,7 +23,7 @@ class WriteConcern {
 
   bool is_majority() const noexcept { return members_ == 0; }
   int member_count() const noexcept { return members_; }  // 0 for majority
-  std::string to_string() const;                         // as parse() reads it
+  std::string to_string() const;                          // as parse() reads it
 
   friend bool operator==(const WriteConcern&, const WriteConcern&) = default;
 

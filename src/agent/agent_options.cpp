@@ -25,8 +25,8 @@ namespace flowmetrics {
 
 WriteConcern WriteConcern::members(int count) {
   if (count < 1 || count > kMaxMembers) {
-    throw Error(errc::invalid_argument, "a write concern needs 1 to " + std::to_string(kMaxMembers) +
-                                            " members, got " + std::to_string(count));
+    throw Error(errc::invalid_argument,
+                "a write concern needs 1 to " + std::to_string(kMaxMembers) + " members, got " + std::to_string(count));
   }
   WriteConcern concern;
   concern.members_ = count;

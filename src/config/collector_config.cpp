@@ -124,7 +124,6 @@ std::string check_path(std::string_view path) {
   return {};
 }
 
-
 std::string check_flow_time(std::string_view text) {
   if (text == "end" || text == "start") return {};
   return "must be \"end\" or \"start\", got " + quote(text);

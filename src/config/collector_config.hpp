@@ -42,7 +42,7 @@ struct DatabaseConfig {
   // A file whose first line is the URI (credentials kept out of the config); wins over `uri`.
   std::string uri_file;
   WriteConcern write_concern = WriteConcern::majority();  // "majority" or 1 to 99 members
-  bool journal = true;                     // j=true: acknowledged once in the server's journal
+  bool journal = true;                                    // j=true: acknowledged once in the server's journal
 
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };

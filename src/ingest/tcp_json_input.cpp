@@ -7,8 +7,8 @@
 #include <cerrno>
 #include <string_view>
 
-#include "ingest/json_record_parser.hpp"
 #include "core/thread_guard.hpp"
+#include "ingest/json_record_parser.hpp"
 #include "ingest/socket_address.hpp"
 
 namespace flowmetrics::ingest {

@@ -27,7 +27,7 @@ struct WriteTarget {
   // index only for a filter that is exactly {_id: ...}; there the stamps are read first.
   bool stamp_filter_on_server = true;
   WriteConcern write_concern = WriteConcern::majority();  // w
-  bool journal = true;                     // j
+  bool journal = true;                                    // j
 };
 
 enum class DocumentState : std::uint8_t { pending_insert, pending_update, written, failed };

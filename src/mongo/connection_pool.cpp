@@ -46,8 +46,8 @@ ConnectionPool::ConnectionPool(const mongoc_uri_t* uri, PoolOptions options, std
   counters_.created = idle_.size();
   // Carry on: without maintenance the pool still serves, only idle connections are no longer
   // pinged, reaped or replenished.
-  maintenance_thread_ =
-      std::thread([this] { run_guarded("connection pool maintenance", OnEscape::carry_on, [this] { maintenance_loop(); }); });
+  maintenance_thread_ = std::thread(
+      [this] { run_guarded("connection pool maintenance", OnEscape::carry_on, [this] { maintenance_loop(); }); });
 }
 
 ConnectionPool::~ConnectionPool() {

@@ -100,7 +100,8 @@ Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineSta
     p->writer = std::thread(
         [this, p] { run_guarded("pipeline writer", OnEscape::stop_process, [this, p] { run_writer(*p); }); });
   }
-  consumer_ = std::thread([this] { run_guarded("pipeline consumer", OnEscape::stop_process, [this] { run_consumer(); }); });
+  consumer_ =
+      std::thread([this] { run_guarded("pipeline consumer", OnEscape::stop_process, [this] { run_consumer(); }); });
 }
 
 Pipeline::~Pipeline() {

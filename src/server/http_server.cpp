@@ -133,9 +133,9 @@ void HttpServer::post(const std::string& pattern, BodyHandler handler) {
       return;
     }
     if (!complete && response.status == 415) {
-      refuse(response, 415, "unsupported_content_encoding",
-             "the body's Content-Encoding is not supported, got '" + request.get_header_value("Content-Encoding") +
-                 "'");
+      refuse(
+          response, 415, "unsupported_content_encoding",
+          "the body's Content-Encoding is not supported, got '" + request.get_header_value("Content-Encoding") + "'");
       return;
     }
     if (!complete) {
@@ -173,12 +173,12 @@ void HttpServer::describe_error(const httplib::Request& request, httplib::Respon
   const bool parsed = !request.method.empty() && !request.path.empty();
   // 404 (no handler) and 400 for a method cpp-httplib does not route; 413 too when the body
   // was refused before any route looked at it (a form body over 8 KiB to an unknown path).
-  const bool unrouted = response.status == 404 || (parsed && !method_known && (response.status == 400 ||
-                                                                                response.status == 413));
+  const bool unrouted =
+      response.status == 404 || (parsed && !method_known && (response.status == 400 || response.status == 413));
   if (unrouted && path_known && !method_known) {
     response.set_header("Allow", allow);
-    refuse(response, 405, "method_not_allowed", request.method + " is not allowed on " + request.path + " (allowed: " +
-                                                    allow + ")");
+    refuse(response, 405, "method_not_allowed",
+           request.method + " is not allowed on " + request.path + " (allowed: " + allow + ")");
     return;
   }
   if (unrouted && !path_known) {
@@ -192,9 +192,9 @@ void HttpServer::describe_error(const httplib::Request& request, httplib::Respon
              "the request line (method, target, version) or the headers could not be parsed");
       return;
     case 413:
-      refuse(response, 413, "body_too_large",
-             "the body is larger than inputs.http.max_body_bytes (" + std::to_string(options_.max_body_bytes) +
-                 " bytes)");
+      refuse(
+          response, 413, "body_too_large",
+          "the body is larger than inputs.http.max_body_bytes (" + std::to_string(options_.max_body_bytes) + " bytes)");
       return;
     case 414: refuse(response, 414, "uri_too_long", "the request target is too long"); return;
     case 415: refuse(response, 415, "unsupported_media_type", "the body's type or encoding is not accepted"); return;
@@ -219,8 +219,8 @@ void HttpServer::routes() {
   server_->new_task_queue = [threads] { return new httplib::ThreadPool(threads); };
   // Bodies of routes registered with post() are bounded by its reader; this bounds the rest.
   server_->set_payload_max_length(options_.max_body_bytes);
-  server_->set_error_handler(httplib::Server::HandlerWithResponse(
-      [this](const httplib::Request& request, httplib::Response& response) {
+  server_->set_error_handler(
+      httplib::Server::HandlerWithResponse([this](const httplib::Request& request, httplib::Response& response) {
         describe_error(request, response);
         return httplib::Server::HandlerResponse::Handled;
       }));
@@ -240,87 +240,86 @@ void HttpServer::routes() {
         refuse(response, 500, "internal_error", "the server failed to answer (a bug: it is logged and counted)");
       });
 
-  post("/v1/metrics", [this](const httplib::Request& request, std::string_view request_body,
-                             httplib::Response& response) {
-    if (!options_.bearer_token.empty()) {
-      const std::string authorization = request.get_header_value("Authorization");
-      if (!authorization.starts_with("Bearer ") ||
-          !same_token(std::string_view(authorization).substr(7), options_.bearer_token)) {
-        response.set_header("WWW-Authenticate", "Bearer");
-        refuse(response, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)");
-        return;
-      }
-    }
-    pipeline::Acknowledgement acknowledgement;
-    acknowledgement.key = request.get_header_value("Idempotency-Key");
-    if (!acknowledgement.key.empty() && !valid_idempotency_key(acknowledgement.key)) {
-      refuse(response, 400, "invalid_idempotency_key",
-             "Idempotency-Key must be 1 to 256 printable ASCII characters without spaces");
-      return;
-    }
-    const auto spool_full = [&] {
-      response.set_header("Retry-After", "1");
-      refuse(response, 503, "spool_full",
-             "the spool is full (the database is behind or unreachable); nothing was taken, retry later");
-    };
-    if (sink_.saturated()) {
-      spool_full();
-      return;
-    }
-    std::vector<Metric> records;
-    std::vector<std::pair<std::size_t, ingest::ParseResult>> rejects;
-    ingest::parse_json_body(
-        request_body, [&](std::size_t, Metric&& metric) { records.push_back(std::move(metric)); },
-        [&](std::size_t index, const ingest::ParseResult& result) { rejects.emplace_back(index, result); });
-    std::string counts = "\"accepted\":" + std::to_string(records.size()) +
-                         ",\"rejected\":" + std::to_string(rejects.size()) + ",\"errors\":[";
-    for (std::size_t i = 0; i < rejects.size() && i < kMaxListedErrors; ++i) {
-      if (i > 0) counts += ',';
-      counts += "{\"index\":" + std::to_string(rejects[i].first) + ",\"reason\":";
-      append_json_string(counts, ingest::to_string(rejects[i].second.reason));
-      counts += ",\"message\":";
-      append_json_string(counts, rejects[i].second.message);
-      counts += '}';
-    }
-    counts += ']';
-    // No record taken: a refusal, whose reason is the only problem's (a body too deep or not
-    // JSON is one rejection) or "no_valid_records".
-    const bool refused = records.empty() && !rejects.empty();
-    std::string reason = "no_valid_records";
-    std::string message = "none of the " + std::to_string(rejects.size()) + " records was accepted; see errors";
-    if (refused && rejects.size() == 1) {
-      reason = ingest::to_string(rejects[0].second.reason);
-      message = rejects[0].second.message;
-    }
-    const int status = refused ? 400 : 200;
-    acknowledgement.answer =
-        std::to_string(status) + " " + (refused ? refusal_body(reason, message, counts) : "{" + counts + "}");
-    switch (sink_.submit(records, "http", &acknowledgement)) {
-      case pipeline::Admission::full: spool_full(); return;
-      case pipeline::Admission::duplicate: {
-        response.set_header("Idempotent-Replayed", "true");
-        const auto space = acknowledgement.answer.find(' ');
-        response.status = std::atoi(acknowledgement.answer.substr(0, space).c_str());
-        response.set_content(acknowledgement.answer.substr(space + 1), "application/json");
-        return;
-      }
-      case pipeline::Admission::accepted: break;
-    }
-    for (const auto& [index, result] : rejects) sink_.reject("http", ingest::to_string(result.reason));
-    if (refused) {
-      refuse(response, 400, reason, message, counts);
-    } else {
-      response.status = 200;
-      response.set_content("{" + counts + "}", "application/json");
-    }
-  });
+  post("/v1/metrics",
+       [this](const httplib::Request& request, std::string_view request_body, httplib::Response& response) {
+         if (!options_.bearer_token.empty()) {
+           const std::string authorization = request.get_header_value("Authorization");
+           if (!authorization.starts_with("Bearer ") ||
+               !same_token(std::string_view(authorization).substr(7), options_.bearer_token)) {
+             response.set_header("WWW-Authenticate", "Bearer");
+             refuse(response, 401, "unauthorized", "a valid bearer token is required (Authorization: Bearer <token>)");
+             return;
+           }
+         }
+         pipeline::Acknowledgement acknowledgement;
+         acknowledgement.key = request.get_header_value("Idempotency-Key");
+         if (!acknowledgement.key.empty() && !valid_idempotency_key(acknowledgement.key)) {
+           refuse(response, 400, "invalid_idempotency_key",
+                  "Idempotency-Key must be 1 to 256 printable ASCII characters without spaces");
+           return;
+         }
+         const auto spool_full = [&] {
+           response.set_header("Retry-After", "1");
+           refuse(response, 503, "spool_full",
+                  "the spool is full (the database is behind or unreachable); nothing was taken, retry later");
+         };
+         if (sink_.saturated()) {
+           spool_full();
+           return;
+         }
+         std::vector<Metric> records;
+         std::vector<std::pair<std::size_t, ingest::ParseResult>> rejects;
+         ingest::parse_json_body(
+             request_body, [&](std::size_t, Metric&& metric) { records.push_back(std::move(metric)); },
+             [&](std::size_t index, const ingest::ParseResult& result) { rejects.emplace_back(index, result); });
+         std::string counts = "\"accepted\":" + std::to_string(records.size()) +
+                              ",\"rejected\":" + std::to_string(rejects.size()) + ",\"errors\":[";
+         for (std::size_t i = 0; i < rejects.size() && i < kMaxListedErrors; ++i) {
+           if (i > 0) counts += ',';
+           counts += "{\"index\":" + std::to_string(rejects[i].first) + ",\"reason\":";
+           append_json_string(counts, ingest::to_string(rejects[i].second.reason));
+           counts += ",\"message\":";
+           append_json_string(counts, rejects[i].second.message);
+           counts += '}';
+         }
+         counts += ']';
+         // No record taken: a refusal, whose reason is the only problem's (a body too deep or not
+         // JSON is one rejection) or "no_valid_records".
+         const bool refused = records.empty() && !rejects.empty();
+         std::string reason = "no_valid_records";
+         std::string message = "none of the " + std::to_string(rejects.size()) + " records was accepted; see errors";
+         if (refused && rejects.size() == 1) {
+           reason = ingest::to_string(rejects[0].second.reason);
+           message = rejects[0].second.message;
+         }
+         const int status = refused ? 400 : 200;
+         acknowledgement.answer =
+             std::to_string(status) + " " + (refused ? refusal_body(reason, message, counts) : "{" + counts + "}");
+         switch (sink_.submit(records, "http", &acknowledgement)) {
+           case pipeline::Admission::full: spool_full(); return;
+           case pipeline::Admission::duplicate: {
+             response.set_header("Idempotent-Replayed", "true");
+             const auto space = acknowledgement.answer.find(' ');
+             response.status = std::atoi(acknowledgement.answer.substr(0, space).c_str());
+             response.set_content(acknowledgement.answer.substr(space + 1), "application/json");
+             return;
+           }
+           case pipeline::Admission::accepted: break;
+         }
+         for (const auto& [index, result] : rejects) sink_.reject("http", ingest::to_string(result.reason));
+         if (refused) {
+           refuse(response, 400, reason, message, counts);
+         } else {
+           response.status = 200;
+           response.set_content("{" + counts + "}", "application/json");
+         }
+       });
 
   get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics_text_(), "text/plain; version=0.0.4");
   });
-  get("/healthz", [](const httplib::Request&, httplib::Response& response) {
-    response.set_content("ok\n", "text/plain");
-  });
+  get("/healthz",
+      [](const httplib::Request&, httplib::Response& response) { response.set_content("ok\n", "text/plain"); });
   get("/readyz", [this](const httplib::Request&, httplib::Response& response) {
     if (const auto reason = readiness_()) {
       refuse(response, 503, "not_ready", "not ready: " + *reason);

@@ -97,7 +97,8 @@ Spool::Spool(SpoolOptions options, const FrameVisitor& visit_existing) : options
     std::lock_guard lock(mu_);
     open_segment(next_sequence_);
   }
-  if (options_.fsync == FsyncPolicy::interval) interval_sync_ = std::thread([this] {
+  if (options_.fsync == FsyncPolicy::interval)
+    interval_sync_ = std::thread([this] {
       // Without this thread nothing appended would be synced: stop rather than acknowledge more.
       run_guarded("spool interval sync", OnEscape::stop_process, [this] { run_interval_sync(); });
     });

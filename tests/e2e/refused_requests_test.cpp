@@ -225,16 +225,16 @@ TEST_F(Refused, HttpAnUnknownPathIs404AndAnUnknownMethodIs405) {
 
 TEST_F(Refused, HttpABadRequestLineIs400) {
   for (const std::string& request : {std::string("GARBAGE\r\n\r\n"), std::string("GET /metrics\r\n\r\n"),
-                                    std::string("BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n")}) {
+                                     std::string("BREW /metrics HTTP/1.1\r\nHost: x\r\n\r\n")}) {
     const std::string answer = raw_exchange(agent_->http_port(), request);
     EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << answer;
     EXPECT_NE(answer.find("Content-Type: application/json"), std::string::npos) << answer;
     EXPECT_NE(answer.find(R"({"reason":"bad_request","message":")"), std::string::npos) << answer;
   }
   // A body that is not what its framing says.
-  const std::string answer = raw_exchange(
-      agent_->http_port(), std::string("POST /v1/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") + kToken +
-                               "\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n");
+  const std::string answer =
+      raw_exchange(agent_->http_port(), std::string("POST /v1/metrics HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ") +
+                                            kToken + "\r\nTransfer-Encoding: chunked\r\n\r\nnot-hex\r\n");
   EXPECT_TRUE(answer.starts_with("HTTP/1.1 400 ")) << answer;
   EXPECT_NE(answer.find(R"({"reason":"unreadable_body","message":")"), std::string::npos) << answer;
 }
@@ -257,8 +257,7 @@ TEST_F(Refused, TcpALineTooLongInvalidJsonAndBinaryGarbageAreCountedAndTheConnec
   EXPECT_TRUE(eventually([&] { return rejected("line_too_long") == too_long + 1; }, 30s));
   EXPECT_TRUE(eventually([&] { return rejected("invalid_json") == invalid + 2; }, 30s));
   EXPECT_TRUE(eventually(
-      [&] { return sample(port, "flowmetrics_records_received_total", R"(input="tcp")") == accepted_before + 4; },
-      30s))
+      [&] { return sample(port, "flowmetrics_records_received_total", R"(input="tcp")") == accepted_before + 4; }, 30s))
       << "the good line after the bad ones was not read";
 }
 
@@ -315,8 +314,7 @@ TEST(RefusedSpool, ASpoolHoldingAnotherCollectionsRecordsStopsTheStart) {
   const auto code = other.wait(60s);
   ASSERT_TRUE(code) << "started with another collection's records in its spool:\n" << other.log();
   EXPECT_EQ(*code, 1) << other.log();
-  EXPECT_NE(other.log().find("holds records for " + std::string(kTestDatabase) + "." + collection),
-            std::string::npos)
+  EXPECT_NE(other.log().find("holds records for " + std::string(kTestDatabase) + "." + collection), std::string::npos)
       << other.log();
   std::filesystem::remove_all(dir);
 }

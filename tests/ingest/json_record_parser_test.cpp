@@ -474,15 +474,16 @@ TEST(ParseJsonBody, DamagedArrayIsOneRejectionAndNoRecords) {
     EXPECT_TRUE(out.records.empty()) << body;
     ASSERT_EQ(out.rejects.size(), 1u) << body;
     EXPECT_EQ(out.rejects[0].first, 0u);
-    EXPECT_EQ(out.rejects[0].second.reason, body.find("[[[[") != std::string::npos ? RejectReason::too_deep
-                                                                                    : RejectReason::invalid_json)
+    EXPECT_EQ(out.rejects[0].second.reason,
+              body.find("[[[[") != std::string::npos ? RejectReason::too_deep : RejectReason::invalid_json)
         << body;
   }
 }
 
 TEST(ParseJsonBody, DeepNestingIsTooDeepWhateverTheShape) {
   // A body of nothing but '[' (what a fuzzer or a hostile client sends) says why it is refused.
-  for (const std::string& body : {std::string(100'000, '['), nested(100'000, ""), "[" + nested(kMaxJsonNesting, "") + "]"}) {
+  for (const std::string& body :
+       {std::string(100'000, '['), nested(100'000, ""), "[" + nested(kMaxJsonNesting, "") + "]"}) {
     const BodyResult out = parse_body(body);
     ASSERT_EQ(out.rejects.size(), 1u);
     EXPECT_EQ(out.rejects[0].second.reason, RejectReason::too_deep);

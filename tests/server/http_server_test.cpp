@@ -36,8 +36,9 @@ const std::string kRecord =
 
 TEST(HttpServer, AHandlersExceptionIsACounted500WithAJsonBodyAndTheServerGoesOn) {
   ThrowingSink sink;
-  HttpServer server({.listen = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 2, .bearer_token = ""}, sink,
-                    [] { return std::string(); }, [] { return std::optional<std::string>(); });
+  HttpServer server(
+      {.listen = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 2, .bearer_token = ""}, sink,
+      [] { return std::string(); }, [] { return std::optional<std::string>(); });
   server.start();
   const std::string bound = server.bound_address();
   httplib::Client client("127.0.0.1", std::stoi(bound.substr(bound.rfind(':') + 1)));
@@ -75,8 +76,9 @@ TEST(HttpServer, ASecondServerOnTheSamePortFailsToStartInsteadOfSharingIt) {
 TEST(HttpServer, AStopRightAfterStartEnds) {
   ThrowingSink sink;
   for (int i = 0; i < 20; ++i) {
-    HttpServer server({.listen = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 1, .bearer_token = ""}, sink,
-                      [] { return std::string(); }, [] { return std::optional<std::string>(); });
+    HttpServer server(
+        {.listen = "127.0.0.1:0", .max_body_bytes = 1 << 20, .threads = 1, .bearer_token = ""}, sink,
+        [] { return std::string(); }, [] { return std::optional<std::string>(); });
     server.start();
     server.stop();  // used to wait forever when it came before cpp-httplib's loop started
   }
