@@ -34,8 +34,15 @@ int main(int argc, char** argv) {
   check->add_option("--set", sources.overrides, "Override one option (repeatable)");
 
   CLI11_PARSE(app, argc, argv);
-  if (serve->parsed()) return flowmetrics::commands::serve(sources);
-  if (ingest->parsed()) return flowmetrics::commands::ingest(sources, path);
-  if (check->parsed()) return flowmetrics::commands::config_check(sources);
+  // The commands report what they expect; anything else ends here, with a message and
+  // EX_SOFTWARE, rather than in std::terminate.
+  try {
+    if (serve->parsed()) return flowmetrics::commands::serve(sources);
+    if (ingest->parsed()) return flowmetrics::commands::ingest(sources, path);
+    if (check->parsed()) return flowmetrics::commands::config_check(sources);
+  } catch (const std::exception& e) {
+    std::cerr << "flowmetrics: unexpected error (a bug, please report it): " << e.what() << '\n';
+    return 70;
+  }
   return 2;
 }

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "flowmetrics/merge_policy.hpp"
+#include "flowmetrics/write_concern.hpp"
 
 namespace flowmetrics {
 
@@ -42,9 +43,9 @@ struct AgentOptions {
   std::optional<std::chrono::seconds> retention;
   // Name of the compound unique index on the six key fields.
   std::string index_name = "flowmetrics_key_unique";
-  // Write concern of every write: "majority" or a number of members ("1", "2", ...), and
-  // whether the server must have the write in its journal before acknowledging it.
-  std::string write_concern = "majority";
+  // Write concern of every write (majority, or WriteConcern::members(n)), and whether the
+  // server must have the write in its journal before acknowledging it.
+  WriteConcern write_concern = WriteConcern::majority();
   bool journal = true;
   std::string app_name = "flowmetrics";
 };

@@ -11,6 +11,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/runtime.hpp"
+#include "core/thread_guard.hpp"
 #include "ingest/json_record_parser.hpp"
 
 namespace flowmetrics::commands {
@@ -25,7 +26,9 @@ constexpr std::size_t kBatchRecords = 1'024;
 class ProgressLine {
  public:
   explicit ProgressLine(const pipeline::PipelineStats& stats) : stats_(stats), enabled_(::isatty(STDERR_FILENO)) {
-    if (enabled_) thread_ = std::thread([this] { run(); });
+    if (enabled_) {
+      thread_ = std::thread([this] { run_guarded("progress line", OnEscape::carry_on, [this] { run(); }); });
+    }
   }
   ~ProgressLine() { finish(); }
   void finish() {

@@ -12,6 +12,7 @@
 
 #include "commands/commands.hpp"
 #include "commands/runtime.hpp"
+#include "core/thread_guard.hpp"
 #include "ingest/netflow_udp_input.hpp"
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
@@ -30,7 +31,7 @@ class SignalWatcher {
     sigaddset(&signals_, SIGTERM);
     sigaddset(&signals_, SIGINT);
     pthread_sigmask(SIG_BLOCK, &signals_, nullptr);  // inherited by every thread started later
-    thread_ = std::thread([this] { run(); });
+    thread_ = std::thread([this] { run_guarded("signal watcher", OnEscape::exit_now, [this] { run(); }); });
   }
   ~SignalWatcher() {
     done_ = true;
@@ -139,7 +140,7 @@ int serve(const ConfigSources& sources) {
   }
 
   std::atomic<bool> stopping{false};
-  std::thread reporter([&] {
+  const auto report = [&] {
     // One summary line a minute at info.
     auto next = std::chrono::steady_clock::now() + 60s;
     while (!stopping) {
@@ -149,7 +150,8 @@ int serve(const ConfigSources& sources) {
         next += 60s;
       }
     }
-  });
+  };
+  std::thread reporter([&] { run_guarded("summary reporter", OnEscape::carry_on, report); });
 
   signals.wait();
   for (auto& input : inputs) input->stop();

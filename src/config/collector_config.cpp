@@ -124,17 +124,6 @@ std::string check_path(std::string_view path) {
   return {};
 }
 
-std::string check_write_concern(std::string_view text) {
-  if (text == "majority") return {};
-  if (!text.empty() && text.size() <= 2 && text.find_first_not_of("0123456789") == std::string_view::npos &&
-      std::stoi(std::string(text)) >= 1) {
-    return {};
-  }
-  return "must be \"majority\" or a number of members from 1 to 99 (unacknowledged writes cannot be accounted for), "
-         "got " +
-         quote(text);
-}
-
 std::string check_flow_time(std::string_view text) {
   if (text == "end" || text == "start") return {};
   return "must be \"end\" or \"start\", got " + quote(text);
@@ -303,8 +292,19 @@ const std::vector<KeyDescriptor>& key_table() {
                       return std::to_string(c.database.retention ? c.database.retention->count() : 0);
                     }},
       string_key("database.uri_file", &CollectorConfig::database, &DatabaseConfig::uri_file, check_path),
-      string_key("database.write_concern", &CollectorConfig::database, &DatabaseConfig::write_concern,
-                 check_write_concern),
+      KeyDescriptor{"database.write_concern", toml::node_type::string,
+                    [](CollectorConfig& c, const toml::node& value) {
+                      const std::string& text = value.as_string()->get();
+                      const auto concern = WriteConcern::parse(text);
+                      if (!concern) {
+                        return "must be \"majority\" or a number of members from 1 to 99 (unacknowledged writes "
+                               "cannot be accounted for), got " +
+                               quote(text);
+                      }
+                      c.database.write_concern = *concern;
+                      return std::string();
+                    },
+                    [](const CollectorConfig& c) { return quote(c.database.write_concern.to_string()); }},
       bool_key("database.journal", &CollectorConfig::database, &DatabaseConfig::journal),
       integer_key("pool.max_size", &CollectorConfig::pool, &PoolConfig::max_size, 1, 10'000),
       integer_key("pool.min_size", &CollectorConfig::pool, &PoolConfig::min_size, 0, 10'000),

@@ -41,8 +41,8 @@ struct DatabaseConfig {
   std::optional<std::chrono::seconds> retention;  // TTL; unset = keep forever
   // A file whose first line is the URI (credentials kept out of the config); wins over `uri`.
   std::string uri_file;
-  std::string write_concern = "majority";  // "majority" or a number of members (1 or more)
-  bool journal = true;                     // j=true: acknowledged once in the server's journal
+  WriteConcern write_concern = WriteConcern::majority();  // "majority" or 1 to 99 members
+  bool journal = true;                                    // j=true: acknowledged once in the server's journal
 
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };

@@ -38,6 +38,7 @@ std::string_view to_string(RejectReason reason) noexcept {
     case RejectReason::invalid_timestamp: return "invalid_timestamp";
     case RejectReason::invalid_value: return "invalid_value";
     case RejectReason::line_too_long: return "line_too_long";
+    case RejectReason::too_deep: return "too_deep";
   }
   return "unknown";
 }
@@ -80,13 +81,21 @@ ParseResult reject(RejectReason reason, std::string message) {
   return ParseResult{reason, std::move(message)};
 }
 
+ParseResult too_deep();
+
 ParseResult syntax_error(simdjson::error_code error) {
+  if (error == simdjson::DEPTH_ERROR) return too_deep();
   return reject(RejectReason::invalid_json, std::string("not valid JSON: ") + simdjson::error_message(error));
 }
 
 ParseResult too_deep() {
-  return reject(RejectReason::invalid_json,
-                "not valid JSON: nested deeper than " + std::to_string(kMaxJsonNesting) + " levels");
+  return reject(RejectReason::too_deep, "JSON nested deeper than " + std::to_string(kMaxJsonNesting) +
+                                            " levels of objects and arrays (the record counts as one)");
+}
+
+// Damage that makes the rest of the input unreadable: it wins over a field's problem.
+bool is_malformed(const ParseResult& result) {
+  return result.reason == RejectReason::invalid_json || result.reason == RejectReason::too_deep;
 }
 
 ParseResult trailing_content() {
@@ -512,7 +521,7 @@ ParseResult parse_object(ondemand::object object, std::size_t depth, Metric& met
     }
     if (known) seen |= 1u << *known;
     auto result = known ? read_field(*known, field.value(), depth, metric) : validate(field.value(), depth);
-    if (result.reason == RejectReason::invalid_json) return result;
+    if (is_malformed(result)) return result;
     if (!result.ok() && first_problem.ok()) first_problem = std::move(result);
   }
   if (!first_problem.ok()) return first_problem;
@@ -691,7 +700,7 @@ ParseResult parse_json_record(std::string_view line, Metric& metric) {
   if (auto error = doc.get_object().get(object)) return syntax_error(error);
   Metric parsed;
   ParseResult result = parse_object(object, 1, parsed);
-  if (result.reason == RejectReason::invalid_json) return result;
+  if (is_malformed(result)) return result;
   if (!at_end(doc)) return trailing_content();
   if (result.ok()) metric = std::move(parsed);
   return result;

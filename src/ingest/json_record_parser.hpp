@@ -12,7 +12,7 @@ namespace flowmetrics::ingest {
 // Why a record was refused; the stable label used in counters ("reason" in /metrics).
 enum class RejectReason {
   none = 0,
-  invalid_json,       // not JSON, invalid UTF-8, trailing garbage, nesting too deep
+  invalid_json,       // not JSON, invalid UTF-8, trailing garbage
   not_an_object,      // a JSON value that is not an object
   missing_field,      // a required field is absent
   wrong_type,         // a field has the wrong JSON type (e.g. a string port)
@@ -22,12 +22,13 @@ enum class RejectReason {
   invalid_timestamp,  // not RFC 3339 nor epoch seconds/milliseconds, or out of range
   invalid_value,      // value not a finite number; counters not non-negative integers
   line_too_long,      // over the input's max line bytes (set by inputs, never by the parser)
+  too_deep,           // objects/arrays nested deeper than kMaxJsonNesting
 };
 
 std::string_view to_string(RejectReason reason) noexcept;
 
 // JSON nested deeper than this many objects/arrays (the record itself counts as one) is
-// rejected as invalid_json; it bounds the parser's recursion on hostile input.
+// rejected as too_deep; it bounds the parser's recursion on hostile input.
 inline constexpr std::size_t kMaxJsonNesting = 64;
 
 struct ParseResult {
@@ -60,7 +61,7 @@ struct ParseResult {
 // - Timestamps: fractions beyond nanoseconds are truncated; numbers are read from their
 //   decimal text, so 1732530000.123 is exactly ...123 ms. RFC 3339 accepts 'T', 't' or a
 //   space between date and time; a leap second (:60) is rejected.
-// - Several problems: invalid_json wins, then the first bad field in the line, then the
+// - Several problems: invalid_json (or too_deep) wins, then the first bad field in the line, then the
 //   first missing field in the order listed above.
 // On rejection `metric` is left unchanged. Thread-safe: each thread reuses its own parser
 // and padded copy of the line (inputs over 256 KiB get buffers freed after the call).

@@ -11,6 +11,7 @@
 #include <iterator>
 #include <stdexcept>
 
+#include "core/thread_guard.hpp"
 #include "ingest/socket_address.hpp"
 
 namespace flowmetrics::ingest {
@@ -124,8 +125,10 @@ void NetflowUdpInput::start() {
   length = sizeof(bound);
   ::getsockname(fd_, reinterpret_cast<sockaddr*>(&bound), &length);
   bound_ = to_string(reinterpret_cast<sockaddr*>(&bound));
-  submitter_ = std::thread([this] { submit_loop(); });
-  receiver_ = std::thread([this] { receive_loop(); });
+  submitter_ =
+      std::thread([this] { run_guarded("netflow submitter", OnEscape::stop_process, [this] { submit_loop(); }); });
+  receiver_ =
+      std::thread([this] { run_guarded("netflow receiver", OnEscape::stop_process, [this] { receive_loop(); }); });
 }
 
 void NetflowUdpInput::stop() {

@@ -7,6 +7,7 @@
 #include <cerrno>
 #include <string_view>
 
+#include "core/thread_guard.hpp"
 #include "ingest/json_record_parser.hpp"
 #include "ingest/socket_address.hpp"
 
@@ -31,7 +32,7 @@ void TcpJsonInput::start() {
   socklen_t length = sizeof(address);
   ::getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&address), &length);
   bound_ = to_string(reinterpret_cast<sockaddr*>(&address));
-  acceptor_ = std::thread([this] { accept_loop(); });
+  acceptor_ = std::thread([this] { run_guarded("tcp acceptor", OnEscape::stop_process, [this] { accept_loop(); }); });
 }
 
 void TcpJsonInput::stop() {
@@ -87,7 +88,20 @@ void TcpJsonInput::reap_finished() {
   for (auto& thread : done) thread.join();
 }
 
+// A bug that throws ends only its own connection (the client sees it close); the rest of the
+// input goes on.
 void TcpJsonInput::serve(int fd) {
+  run_guarded("tcp connection", OnEscape::carry_on, [this, fd] { read_records(fd); });
+  --active_;
+  std::lock_guard lock(mu_);
+  // The fd is closed under the lock so that it cannot be reused by a new connection before
+  // the acceptor has reaped this thread's entry.
+  open_fds_.erase(fd);
+  ::close(fd);
+  finished_.push_back(fd);
+}
+
+void TcpJsonInput::read_records(int fd) {
   std::string buffer;
   std::vector<char> chunk(kReadBytes);
   std::vector<Metric> batch;
@@ -167,13 +181,6 @@ void TcpJsonInput::serve(int fd) {
   }
   if (!discarding && !buffer.empty()) take_line(buffer);  // a last line without its newline
   hand_over();
-  --active_;
-  std::lock_guard lock(mu_);
-  // The fd is closed under the lock so that it cannot be reused by a new connection before
-  // the acceptor has reaped this thread's entry.
-  open_fds_.erase(fd);
-  ::close(fd);
-  finished_.push_back(fd);
 }
 
 }  // namespace flowmetrics::ingest

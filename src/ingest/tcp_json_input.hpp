@@ -39,7 +39,8 @@ class TcpJsonInput final : public Input {
 
  private:
   void accept_loop();
-  void serve(int fd);
+  void serve(int fd);  // a connection's thread: read_records(), then close and hand the fd back
+  void read_records(int fd);
   void reap_finished();
 
   const TcpInputOptions options_;

@@ -138,10 +138,10 @@ class ChunkWriter {
     BsonPtr opts(BCON_NEW("ordered", BCON_BOOL(false)));
     bson_t concern;
     BSON_APPEND_DOCUMENT_BEGIN(opts.get(), "writeConcern", &concern);
-    if (target_.write_concern == "majority") {
+    if (target_.write_concern.is_majority()) {
       BSON_APPEND_UTF8(&concern, "w", "majority");
     } else {
-      BSON_APPEND_INT32(&concern, "w", std::stoi(target_.write_concern));
+      BSON_APPEND_INT32(&concern, "w", target_.write_concern.member_count());
     }
     BSON_APPEND_BOOL(&concern, "j", target_.journal);
     bson_append_document_end(opts.get(), &concern);

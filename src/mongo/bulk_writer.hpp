@@ -9,6 +9,7 @@
 #include "flowmetrics/merge_policy.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/upsert_result.hpp"
+#include "flowmetrics/write_concern.hpp"
 #include "flowmetrics/write_stamp.hpp"
 #include "mongo/connection_pool.hpp"
 #include "mongo/key_locks.hpp"
@@ -25,8 +26,8 @@ struct WriteTarget {
   // Whether a stamped update may carry its stamp condition in the filter. FerretDB v1 uses an
   // index only for a filter that is exactly {_id: ...}; there the stamps are read first.
   bool stamp_filter_on_server = true;
-  std::string write_concern = "majority";  // w: "majority" or a number
-  bool journal = true;                     // j
+  WriteConcern write_concern = WriteConcern::majority();  // w
+  bool journal = true;                                    // j
 };
 
 enum class DocumentState : std::uint8_t { pending_insert, pending_update, written, failed };

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "core/thread_guard.hpp"
+
 namespace flowmetrics::mongo {
 namespace {
 
@@ -42,7 +44,10 @@ ConnectionPool::ConnectionPool(const mongoc_uri_t* uri, PoolOptions options, std
   for (auto& client : opened) idle_.push_back(IdleConnection{std::move(client), now, now});
   open_ = idle_.size();
   counters_.created = idle_.size();
-  maintenance_thread_ = std::thread([this] { maintenance_loop(); });
+  // Carry on: without maintenance the pool still serves, only idle connections are no longer
+  // pinged, reaped or replenished.
+  maintenance_thread_ = std::thread(
+      [this] { run_guarded("connection pool maintenance", OnEscape::carry_on, [this] { maintenance_loop(); }); });
 }
 
 ConnectionPool::~ConnectionPool() {

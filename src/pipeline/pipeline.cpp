@@ -6,6 +6,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "core/thread_guard.hpp"
 #include "flowmetrics/validation.hpp"
 
 namespace flowmetrics::pipeline {
@@ -92,9 +93,11 @@ Pipeline::Pipeline(PipelineOptions options, AggregateWriter& writer, PipelineSta
   replaying_ = replay_markers_left_ > 0;
   for (auto& partition : partitions_) {
     Partition* p = partition.get();
-    p->writer = std::thread([this, p] { run_writer(*p); });
+    p->writer = std::thread(
+        [this, p] { run_guarded("pipeline writer", OnEscape::stop_process, [this, p] { run_writer(*p); }); });
   }
-  consumer_ = std::thread([this] { run_consumer(); });
+  consumer_ =
+      std::thread([this] { run_guarded("pipeline consumer", OnEscape::stop_process, [this] { run_consumer(); }); });
 }
 
 Pipeline::~Pipeline() {

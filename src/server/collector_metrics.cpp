@@ -5,6 +5,8 @@
 
 #include <vector>
 
+#include "core/thread_guard.hpp"
+
 namespace flowmetrics::server {
 namespace {
 
@@ -195,6 +197,11 @@ std::string CollectorMetrics::render() const {
     families.push_back(std::move(wait));
   }
   if (netflow_stats_) add_netflow(families, netflow_stats_());
+  MetricFamily escaped =
+      family("flowmetrics_escaped_exceptions_total",
+             "Exceptions caught by a thread's or the HTTP server's last-resort catch (bugs).", MetricType::Counter);
+  add(escaped, static_cast<double>(escaped_exceptions()));
+  families.push_back(std::move(escaped));
   return prometheus::TextSerializer().Serialize(families);
 }
 

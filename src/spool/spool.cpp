@@ -12,6 +12,8 @@
 #include <random>
 #include <stdexcept>
 
+#include "core/thread_guard.hpp"
+
 namespace flowmetrics::spool {
 namespace {
 
@@ -63,7 +65,10 @@ Spool::Spool(SpoolDirectory& directory, SpoolOptions options, const FrameVisitor
       throw std::runtime_error("spool: cannot start a segment: " + error->text());
     synced_through_ = readable_through_ = next_sequence_ - 1;
   }
-  background_ = std::thread([this] { run_background(); });
+  background_ = std::thread([this] {
+    // Without this thread a failed spool never resumes: stop rather than refuse for ever.
+    run_guarded("spool background", OnEscape::stop_process, [this] { run_background(); });
+  });
 }
 
 Spool::~Spool() {

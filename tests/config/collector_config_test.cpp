@@ -9,6 +9,8 @@
 
 #include <toml++/toml.h>
 
+#include "flowmetrics/error.hpp"
+
 namespace flowmetrics::config {
 namespace {
 
@@ -46,7 +48,7 @@ CollectorConfig non_default_config() {
                 milliseconds(700),
                 seconds(86'400),
                 "/run/secrets/mongodb-uri",
-                "2",
+                WriteConcern::members(2),
                 false};
   c.pool = {20, 2, milliseconds(60'000), milliseconds(250), milliseconds(2'000)};
   c.pipeline = {seconds(0), 16, 1'000, 100, milliseconds(50), seconds(0)};
@@ -232,6 +234,21 @@ TEST(CollectorConfig, OutOfRangeValues) {
   EXPECT_EQ(parse_error("[database]\ncollection = \"\"\n").key(), "database.collection");
   EXPECT_EQ(parse_error("[database]\ndatabase = \"a.b\"\n").key(), "database.database");
   EXPECT_EQ(parse_config("[database]\nretention_seconds = 0\n", "t").database.retention, std::nullopt);
+}
+
+TEST(CollectorConfig, WriteConcernIsParsedOnceIntoAType) {
+  EXPECT_EQ(parse_config("[database]\nwrite_concern = \"3\"\n", "t").database.write_concern.member_count(), 3);
+  EXPECT_TRUE(parse_config("", "t").database.write_concern.is_majority());
+  for (const char* bad : {"0", "100", "abc", "", "-1", "1e3", "99999999999999999999"}) {
+    const ConfigError e = parse_error(std::string("[database]\nwrite_concern = \"") + bad + "\"\n");
+    EXPECT_EQ(e.key(), "database.write_concern") << bad;
+    EXPECT_NE(std::string(e.what()).find("must be \"majority\" or a number of members"), std::string::npos) << bad;
+  }
+  // The library's own options refuse what the configuration refuses, with its error type.
+  EXPECT_THROW(WriteConcern::members(0), Error);
+  EXPECT_EQ(WriteConcern::parse("majority"), WriteConcern::majority());
+  EXPECT_EQ(WriteConcern::parse("2")->to_string(), "2");
+  EXPECT_EQ(WriteConcern::parse("x"), std::nullopt);
 }
 
 TEST(CollectorConfig, PoolMinimumAboveMaximum) {

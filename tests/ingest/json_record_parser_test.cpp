@@ -358,13 +358,13 @@ TEST(ParseJsonRecord, RejectsInvalidUtf8Anywhere) {
 TEST(ParseJsonRecord, RejectsDeepNestingAtTheLimit) {
   // The record is level 1, so an unknown field may hold kMaxJsonNesting - 1 levels.
   accept(line_with("deep", nested(kMaxJsonNesting - 1, "1")));
-  expect_reject(line_with("deep", nested(kMaxJsonNesting, "1")), RejectReason::invalid_json, "nested deeper than 64");
-  expect_reject(nested(100'000, ""), RejectReason::invalid_json, "not valid JSON");
+  expect_reject(line_with("deep", nested(kMaxJsonNesting, "1")), RejectReason::too_deep, "nested deeper than 64");
+  expect_reject(nested(100'000, ""), RejectReason::too_deep, "nested deeper than 64");
   std::string objects;
   for (int i = 0; i < 100'000; ++i) objects += "{\"a\":";
-  expect_reject(objects + "1" + std::string(100'000, '}'), RejectReason::invalid_json, "nested deeper");
-  expect_reject(std::string(100'000, '['), RejectReason::invalid_json, "not valid JSON");
-  expect_reject(line_with("source_port", nested(1000, "")), RejectReason::invalid_json, "nested deeper");
+  expect_reject(objects + "1" + std::string(100'000, '}'), RejectReason::too_deep, "nested deeper");
+  expect_reject(std::string(100'000, '['), RejectReason::too_deep, "nested deeper");
+  expect_reject(line_with("source_port", nested(1000, "")), RejectReason::too_deep, "nested deeper");
 }
 
 TEST(ParseJsonRecord, RejectsEmbeddedNulBytes) {
@@ -474,7 +474,21 @@ TEST(ParseJsonBody, DamagedArrayIsOneRejectionAndNoRecords) {
     EXPECT_TRUE(out.records.empty()) << body;
     ASSERT_EQ(out.rejects.size(), 1u) << body;
     EXPECT_EQ(out.rejects[0].first, 0u);
-    EXPECT_EQ(out.rejects[0].second.reason, RejectReason::invalid_json) << body;
+    EXPECT_EQ(out.rejects[0].second.reason,
+              body.find("[[[[") != std::string::npos ? RejectReason::too_deep : RejectReason::invalid_json)
+        << body;
+  }
+}
+
+TEST(ParseJsonBody, DeepNestingIsTooDeepWhateverTheShape) {
+  // A body of nothing but '[' (what a fuzzer or a hostile client sends) says why it is refused.
+  for (const std::string& body :
+       {std::string(100'000, '['), nested(100'000, ""), "[" + nested(kMaxJsonNesting, "") + "]"}) {
+    const BodyResult out = parse_body(body);
+    ASSERT_EQ(out.rejects.size(), 1u);
+    EXPECT_EQ(out.rejects[0].second.reason, RejectReason::too_deep);
+    EXPECT_NE(out.rejects[0].second.message.find("nested deeper than 64"), std::string::npos)
+        << out.rejects[0].second.message;
   }
 }
 
