@@ -28,6 +28,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "child_process.hpp"
@@ -89,7 +90,7 @@ class PackageTest : public ::testing::Test {
                               sh_quote(FLOWMETRICS_CPACK) + " -G DEB --config CPackConfig.cmake";
     build_log_ = run(cpack + " -B " + sh_quote((kWork / "cpack").string())).output;
     build_log_ += run(cpack + " -B " + sh_quote((kWork / "cpack-upgrade").string()) +
-                      " -D CPACK_PACKAGE_VERSION=" + kUpgradeVersion)
+                      " -D CPACK_PACKAGE_VERSION=" + kUpgradeVersion + " -D CPACK_DEBIAN_DEBUGINFO_PACKAGE=OFF")
                       .output;
     for (const auto& entry : fs::directory_iterator(kWork / "cpack", ignored)) {
       if (entry.path().extension() == ".deb") deb_ = entry.path();
@@ -276,6 +277,19 @@ class MachineLock {
   int fd_ = -1;
 };
 
+// dpkg with the arguments given, waiting (up to 2 minutes) while another dpkg or apt holds
+// dpkg's own lock: that is not ours to take.
+Result dpkg(const std::string& arguments) {
+  const auto deadline = std::chrono::steady_clock::now() + 120s;
+  for (;;) {
+    Result result = run("DEBIAN_FRONTEND=noninteractive dpkg " + arguments);
+    if (result.status == 0 || !contains(result.output, "lock") || std::chrono::steady_clock::now() > deadline) {
+      return result;
+    }
+    std::this_thread::sleep_for(1s);
+  }
+}
+
 bool package_installed() {
   return run("dpkg-query -W -f='${Status}' flowmetrics").output.find("installed") != std::string::npos &&
          run("dpkg-query -W -f='${Status}' flowmetrics").output.find("not-installed") == std::string::npos;
@@ -284,7 +298,7 @@ bool package_installed() {
 // Purges the package when the test ends, however it ends.
 struct PurgeOnExit {
   ~PurgeOnExit() {
-    if (package_installed() || fs::exists("/etc/flowmetrics")) run("dpkg --purge flowmetrics");
+    if (package_installed() || fs::exists("/etc/flowmetrics")) dpkg("--purge flowmetrics");
   }
 };
 
@@ -337,12 +351,12 @@ TEST_F(PackageTest, InstallRunUpgradePurge) {
   if (package_installed()) {
     // Left behind by a run that was killed: the lock says no other run is using it.
     std::cerr << "package_test: purging a flowmetrics package left installed\n";
-    run("dpkg --purge flowmetrics");
+    dpkg("--purge flowmetrics");
   }
   PurgeOnExit purge_on_exit;
   ASSERT_FALSE(user_id("flowmetrics")) << "a flowmetrics user exists before the install";
 
-  const Result install = run("DEBIAN_FRONTEND=noninteractive dpkg -i " + sh_quote(deb_.string()));
+  const Result install = dpkg("-i " + sh_quote(deb_.string()));
   ASSERT_EQ(install.status, 0) << install.output;
   const auto uid = user_id("flowmetrics");
   ASSERT_TRUE(uid) << "postinst made no flowmetrics user";
@@ -435,7 +449,7 @@ TEST_F(PackageTest, InstallRunUpgradePurge) {
   // An upgrade keeps a changed configuration, the spool and the user.
   { std::ofstream("/etc/flowmetrics/flowmetrics.toml", std::ios::app) << "# changed by package_test\n"; }
   std::ofstream("/var/lib/flowmetrics/spool/package_test.marker") << "kept\n";
-  const Result upgrade = run("DEBIAN_FRONTEND=noninteractive dpkg -i " + sh_quote(upgrade_deb_.string()));
+  const Result upgrade = dpkg("-i " + sh_quote(upgrade_deb_.string()));
   ASSERT_EQ(upgrade.status, 0) << upgrade.output;
   EXPECT_EQ(run("dpkg-query -W -f='${Version}' flowmetrics").output, kUpgradeVersion);
   EXPECT_TRUE(contains(read_file("/etc/flowmetrics/flowmetrics.toml"), "# changed by package_test\n"));
@@ -444,7 +458,7 @@ TEST_F(PackageTest, InstallRunUpgradePurge) {
   EXPECT_EQ(run("/usr/bin/flowmetrics config check /etc/flowmetrics/flowmetrics.toml").status, 0);
 
   // Purge leaves nothing behind.
-  const Result purge = run("dpkg --purge flowmetrics");
+  const Result purge = dpkg("--purge flowmetrics");
   ASSERT_EQ(purge.status, 0) << purge.output;
   for (const char* path :
        {"/etc/flowmetrics", "/etc/default/flowmetrics", "/var/lib/flowmetrics", "/usr/bin/flowmetrics",
