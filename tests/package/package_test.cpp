@@ -460,11 +460,12 @@ TEST_F(PackageTest, InstallRunUpgradePurge) {
   // Purge leaves nothing behind.
   const Result purge = dpkg("--purge flowmetrics");
   ASSERT_EQ(purge.status, 0) << purge.output;
-  for (const char* path :
-       {"/etc/flowmetrics", "/etc/default/flowmetrics", "/var/lib/flowmetrics", "/usr/bin/flowmetrics",
-        "/lib/systemd/system/flowmetrics.service", "/etc/systemd/system/flowmetrics.service",
-        "/usr/share/doc/flowmetrics", "/usr/share/man/man1/flowmetrics.1.gz",
-        "/usr/share/bash-completion/completions/flowmetrics"}) {
+  for (const char* path : {"/etc/flowmetrics", "/etc/default/flowmetrics", "/var/lib/flowmetrics",
+                           "/usr/bin/flowmetrics", "/lib/systemd/system/flowmetrics.service",
+                           "/etc/systemd/system/flowmetrics.service", "/usr/share/doc/flowmetrics",
+                           "/usr/share/man/man1/flowmetrics.1.gz", "/usr/share/bash-completion/completions/flowmetrics",
+                           "/var/lib/systemd/deb-systemd-helper-enabled/flowmetrics.service.dsh-also",
+                           "/var/lib/systemd/deb-systemd-helper-masked/flowmetrics.service"}) {
     EXPECT_FALSE(fs::exists(fs::symlink_status(path))) << path << " left behind";
   }
   EXPECT_FALSE(user_id("flowmetrics")) << "the flowmetrics user is left behind";
