@@ -238,8 +238,21 @@ TEST_F(PackageTest, ManPageAndCompletionCoverEveryCommand) {
                                                     "; COMP_WORDS=(flowmetrics con); COMP_CWORD=1; _flowmetrics; "
                                                     "echo \"[${COMPREPLY[*]}]\"; "
                                                     "COMP_WORDS=(flowmetrics config check --s); COMP_CWORD=3; "
+                                                    "_flowmetrics; echo \"[${COMPREPLY[*]}]\"; "
+                                                    "COMP_WORDS=(flowmetrics serve --set pipeline.wr); COMP_CWORD=3; "
                                                     "_flowmetrics; echo \"[${COMPREPLY[*]}]\""));
-  EXPECT_EQ(complete.output, "[config]\n[--set]\n");
+  EXPECT_EQ(complete.output, "[config]\n[--set]\n[pipeline.writers=]\n");
+  // Every setting, from the same table as `config check`, is in the man page.
+  const Result settings = run(sh_quote(binary.string()) + " config check /dev/null");
+  std::istringstream setting_lines(settings.output);
+  int keys = 0;
+  for (std::string line; std::getline(setting_lines, line);) {
+    const auto equals = line.find(" = ");
+    if (equals == std::string::npos) continue;
+    ++keys;
+    EXPECT_TRUE(contains(man.output, "\\fB" + line.substr(0, equals) + "\\fR\n")) << line;
+  }
+  EXPECT_GE(keys, 30) << settings.output;
 }
 
 // No lintian errors or warnings (informational tags are listed in the README).
