@@ -13,6 +13,7 @@ packages=(
   iproute2 procps python3 curl
   softflowd nfdump python3-scapy
   clang ccache
+  lintian systemd dpkg-dev file man-db adduser
 )
 
 missing=()

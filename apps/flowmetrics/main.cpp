@@ -3,6 +3,7 @@
 
 #include <iostream>
 
+#include "cli_docs.hpp"
 #include "commands/commands.hpp"
 
 int main(int argc, char** argv) {
@@ -33,6 +34,9 @@ int main(int argc, char** argv) {
   check->add_option("FILE", sources.file, "TOML configuration file")->required()->check(CLI::ExistingFile);
   check->add_option("--set", sources.overrides, "Override one option (repeatable)");
 
+  // Hidden `help-man` and `help-completion`: flowmetrics(1) and the bash completion, written
+  // from this App at parse time, so they cover every subcommand above.
+  flowmetrics::cli::add_doc_commands(app, FLOWMETRICS_VERSION);
   CLI11_PARSE(app, argc, argv);
   // The commands report what they expect; anything else ends here, with a message and
   // EX_SOFTWARE, rather than in std::terminate.
