@@ -92,7 +92,11 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
   const std::string collection = unique_collection("e2e");
   // 100,000 records over 700 flows x 4 buckets (about 2,800 documents), 1 in 200 invalid.
   const Workload w = make_workload(100'000, 700, 200, 42);
-  CollectorProcess agent({.mongodb_uri = uri_, .collection = collection, .extra_toml = "[pipeline]\nwriters = 4\n"});
+  // The drain asserts correctness, not speed: FerretDB's updates on a loaded 2-core machine took
+  // 109 s for this workload (4 s on an idle one), so the drain may take all the time it needs.
+  CollectorProcess agent({.mongodb_uri = uri_,
+                          .collection = collection,
+                          .extra_toml = "[pipeline]\nwriters = 4\n[shutdown]\ndrain_timeout_seconds = 900\n"});
 
   const auto start = std::chrono::steady_clock::now();
   const std::size_t half = w.lines.size() / 2;
@@ -151,9 +155,9 @@ TEST_F(CollectorE2E, EveryDocumentEqualsTheAggregateOfItsInputAndTheCountersAddU
       << agent.metric("flowmetrics_records_received_total");
   const double peak_rss_mb = static_cast<double>(agent.process().peak_rss_bytes()) / 1e6;
   agent.process().signal(SIGTERM);
-  const auto exit_code = agent.process().wait(120s);
+  const auto exit_code = agent.process().wait(1000s);
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  ASSERT_TRUE(exit_code) << "the agent did not stop within 120 s";
+  ASSERT_TRUE(exit_code) << "the agent did not stop within 1000 s";
   EXPECT_EQ(*exit_code, 0) << agent.process().log();
   std::cout << "[ figures  ] " << w.lines.size() << " records in " << seconds
             << " s end to end = " << static_cast<long>(static_cast<double>(w.lines.size()) / seconds)
@@ -253,7 +257,7 @@ TEST_F(CollectorE2E, AFrozenDatabaseBoundsMemoryAndPushesInputsBack) {
   server_.resume();
   stop = true;
   tcp_sender.join();
-  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_pending") == 0; }, 120s));
+  ASSERT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_pending") == 0; }, 900s));
   agent.process().signal(SIGTERM);
   const auto exit_code = agent.process().wait(120s);
   ASSERT_TRUE(exit_code);
@@ -370,7 +374,7 @@ TEST_F(CollectorE2E, IngestLoadsAFileAndItsExitCodeSaysWhetherEverythingWasWritt
          std::string("database.database=") + kTestDatabase, "--set", "database.collection=" + collection, "--set",
          "spool.directory=" + (dir / ("spool-" + collection)).string()},
         (dir / (file + ".log")).string());
-    const auto code = ingest.wait(120s);
+    const auto code = ingest.wait(900s);
     return std::make_pair(code.value_or(-1), ingest.log());
   };
   const std::string good_collection = unique_collection("ingest_good");
