@@ -357,6 +357,9 @@ const std::vector<KeyDescriptor>& key_table() {
       string_key("log.level", &CollectorConfig::log, &LogConfig::level, check_log_level),
       integer_key("shutdown.drain_timeout_seconds", &CollectorConfig::shutdown, &ShutdownConfig::drain_timeout, 1,
                   kDaySeconds),
+      integer_key("query.slow_ms", &CollectorConfig::query, &QueryConfig::slow, 0, kDayMs),
+      integer_key("query.timeout_ms", &CollectorConfig::query, &QueryConfig::timeout, 1, kDayMs),
+      string_key("query.read_token_file", &CollectorConfig::query, &QueryConfig::read_token_file, check_path),
   };
   return table;
 }
