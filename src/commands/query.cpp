@@ -1,5 +1,6 @@
 // `flowmetrics top` and `flowmetrics series`: one query through the library, printed by the
 // renderer the HTTP API uses (docs/query-api.md).
+#include <algorithm>
 #include <iostream>
 #include <map>
 #include <string>
@@ -57,8 +58,10 @@ int run_query(const char* command, const ConfigSources& sources, const query::Pa
     return 2;
   }
   try {
-    MetricsAgent agent(config.database.uri, config.database.database, config.database.collection,
-                       config.agent_options());
+    // One query needs one connection, not the collector's warm pool.
+    AgentOptions options = config.agent_options();
+    options.pool.min_size = std::min<std::size_t>(options.pool.min_size, 1);
+    MetricsAgent agent(config.database.uri, config.database.database, config.database.collection, options);
     const auto result = run(agent, request);
     std::cout << render(request, result, *format);
     if (*format == query::Format::json) std::cout << '\n';
