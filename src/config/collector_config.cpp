@@ -354,12 +354,12 @@ const std::vector<KeyDescriptor>& key_table() {
       bool_key("inputs.netflow.apply_sampling", &CollectorConfig::netflow, &NetflowInputConfig::apply_sampling),
       integer_key("inputs.netflow.template_wait_ms", &CollectorConfig::netflow, &NetflowInputConfig::template_wait, 0,
                   kDayMs),
-      string_key("log.level", &CollectorConfig::log, &LogConfig::level, check_log_level),
-      integer_key("shutdown.drain_timeout_seconds", &CollectorConfig::shutdown, &ShutdownConfig::drain_timeout, 1,
-                  kDaySeconds),
       integer_key("query.slow_ms", &CollectorConfig::query, &QueryConfig::slow, 0, kDayMs),
       integer_key("query.timeout_ms", &CollectorConfig::query, &QueryConfig::timeout, 1, kDayMs),
       string_key("query.read_token_file", &CollectorConfig::query, &QueryConfig::read_token_file, check_path),
+      string_key("log.level", &CollectorConfig::log, &LogConfig::level, check_log_level),
+      integer_key("shutdown.drain_timeout_seconds", &CollectorConfig::shutdown, &ShutdownConfig::drain_timeout, 1,
+                  kDaySeconds),
   };
   return table;
 }
