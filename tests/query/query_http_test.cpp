@@ -79,7 +79,7 @@ constexpr const char* kRange = "from=2024-11-25T10:00:00Z&to=2024-11-25T10:30:00
 
 TEST_F(QueryHttp, TopAnswersTheDocumentedJson) {
   const auto response = get(std::string("/v1/query/top?by=protocol,dest_ip&measure=flows&limit=3&") + kRange +
-                            "&where=dest_ip%20in%202001:db8::/32%20or%20protocol%20=%20icmp");
+                            "&where=dest_ip%20in%202001:db8::/32%20or%20protocol%20%3D%20icmp");
   ASSERT_TRUE(response);
   ASSERT_EQ(response->status, 200) << response->body;
   EXPECT_EQ(response->get_header_value("Content-Type"), "application/json");
@@ -165,7 +165,7 @@ TEST_F(QueryHttp, BadParametersGet400NamingThem) {
     std::string parameter;
   };
   const std::vector<Case> cases = {
-      {"/v1/query/top?by=source_ip&where=dest_port%20=%2070000", "where"},
+      {"/v1/query/top?by=source_ip&where=dest_port%20%3D%2070000", "where"},
       {"/v1/query/top?by=mac_address", "by"},
       {"/v1/query/top", "by"},
       {"/v1/query/top?by=source_ip&limit=-1", "limit"},
@@ -191,7 +191,7 @@ TEST_F(QueryHttp, BadParametersGet400NamingThem) {
     EXPECT_EQ(parameter, c.parameter) << c.query;
     EXPECT_FALSE(message.empty());
   }
-  const auto response = get("/v1/query/top?by=source_ip&where=dest_port%20=%2070000");
+  const auto response = get("/v1/query/top?by=source_ip&where=dest_port%20%3D%2070000");
   ASSERT_TRUE(response);
   EXPECT_NE(response->body.find(R"("position":12)"), std::string::npos) << response->body;
 }
