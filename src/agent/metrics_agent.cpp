@@ -321,11 +321,24 @@ class MetricsAgent::Impl {
   // rollups). Queries never use a rollup tier before it.
   std::string state_collection() const { return target_.collection + "_rollups"; }
 
-  void ensure_rollup_start(Clock::time_point deadline) {
+  // Never throws: when the server cannot be asked now, the next write asks again. Recording
+  // the start late is safe, only conservative: it is then the next whole hour, and the
+  // rollups written before it are not used.
+  void ensure_rollup_start(Clock::time_point /*deadline*/) noexcept {
     if (!rollups_active() || rollup_since_.load() != kUnknown) return;
+    try {
+      record_rollup_start();
+    } catch (const Error&) {
+    }
+  }
+
+  void record_rollup_start() {
     std::lock_guard lock(since_mu_);
     if (rollup_since_.load() != kUnknown) return;
-    mongo::Lease lease = pool_.acquire(deadline);
+    // A connection that is free now, or none: the write that follows must keep its deadline.
+    std::optional<mongo::Lease> leased = pool_.try_acquire();
+    if (!leased) return;
+    mongo::Lease& lease = *leased;
     mongoc_client_t* client = lease.client().get();
     if (auto since = read_since(client)) {
       rollup_since_.store(*since);
