@@ -315,10 +315,10 @@ class MetricsAgent::Impl {
   }
 
   // The first bucket the rollups hold completely, kept in "<collection>_rollups" as
-  // {_id: "since", since: <date>}: recorded before the first write of the first agent that
-  // keeps rollups. On an empty minute collection every bucket is complete; otherwise only
-  // buckets from the next whole hour on (earlier ones may hold minutes written without
-  // rollups). Queries never use a rollup tier before it.
+  // {_id: "since", since: <date>}: recorded before the first write (or a later one, see
+  // ensure_rollup_start) of the first agent that keeps rollups. On an empty minute collection every bucket is complete;
+  // otherwise only buckets from the next whole hour on (earlier ones may hold minutes written without rollups). Queries
+  // never use a rollup tier before it.
   std::string state_collection() const { return target_.collection + "_rollups"; }
 
   // Never throws: when the server cannot be asked now, the next write asks again. Recording
