@@ -99,15 +99,24 @@ void DatabaseLink::run() {
 
 UpsertResult DatabaseLink::write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) {
   if (MetricsAgent* agent = agent_.load()) return agent->upsert_aggregates(batch, std::nullopt, stamp);
+  return not_connected(batch.size());
+}
+
+UpsertResult DatabaseLink::write_rollups(std::span<const KeyedAggregate> written, const WriteStamp* stamp) {
+  if (MetricsAgent* agent = agent_.load()) return agent->upsert_rollups(written, std::nullopt, stamp);
+  return not_connected(written.size());
+}
+
+UpsertResult DatabaseLink::not_connected(std::size_t items) {
   {
     std::lock_guard lock(mu_);
     if (closed_) throw Error(errc::agent_closed, "the database link is closed");
   }
   // Nothing was sent, so the outcome is known; status() says why there is no connection.
   UpsertResult result;
-  result.input = result.failed = batch.size();
-  result.errors.reserve(batch.size());
-  for (std::size_t i = 0; i < batch.size(); ++i) {
+  result.input = result.failed = items;
+  result.errors.reserve(items);
+  for (std::size_t i = 0; i < items; ++i) {
     result.errors.push_back(ItemError{i, errc::server_unreachable, {}, "the database is not connected yet", false});
   }
   return result;

@@ -62,6 +62,8 @@ class DatabaseLink final : public pipeline::AggregateWriter {
   // Until connected: every item fails with a retryable errc::server_unreachable, nothing sent.
   // Throws Error(agent_closed) after close(), as MetricsAgent does.
   UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) override;
+  // MetricsAgent::upsert_rollups once connected; unconnected, as write().
+  UpsertResult write_rollups(std::span<const KeyedAggregate> written, const WriteStamp* stamp) override;
 
   bool connected() const noexcept { return agent_.load() != nullptr; }
   // The connected agent, or null while connecting. Valid until close().
@@ -75,6 +77,9 @@ class DatabaseLink final : public pipeline::AggregateWriter {
   void run();
   void attempt();  // connects and makes the indexes, or throws flowmetrics::Error
   void failed(const Error& error);
+  // The answer while unconnected: every item transiently failed, nothing sent (or throws
+  // agent_closed once closed).
+  UpsertResult not_connected(std::size_t items);
 
   const Options options_;
   std::atomic<MetricsAgent*> agent_{nullptr};  // set once, to owned_, when it is ready

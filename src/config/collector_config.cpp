@@ -247,6 +247,19 @@ KeyDescriptor bool_key(std::string_view name, Section CollectorConfig::*section,
           [=](const CollectorConfig& c) { return std::string(c.*section.*field ? "true" : "false"); }};
 }
 
+// A retention in seconds: 0 keeps forever; at most MongoDB's int32 expireAfterSeconds.
+KeyDescriptor retention_key(std::string_view name, std::optional<std::chrono::seconds> DatabaseConfig::*field) {
+  return {
+      name, toml::node_type::integer,
+      [=](CollectorConfig& c, const toml::node& value) {
+        const std::int64_t n = value.as_integer()->get();
+        std::string problem = check_range(n, 0, 2'147'483'647);
+        if (problem.empty()) c.database.*field = n == 0 ? std::nullopt : std::optional(std::chrono::seconds(n));
+        return problem;
+      },
+      [=](const CollectorConfig& c) { return std::to_string(c.database.*field ? (c.database.*field)->count() : 0); }};
+}
+
 // Upper bounds: one day for any time span (also keeps every millisecond value inside the
 // driver's int32 options); sizes where more could only be a mistake.
 constexpr std::int64_t kDayMs = 86'400'000;
@@ -305,6 +318,10 @@ const std::vector<KeyDescriptor>& key_table() {
                       return std::string();
                     },
                     [](const CollectorConfig& c) { return quote(c.database.write_concern.to_string()); }},
+      bool_key("database.rollups", &CollectorConfig::database, &DatabaseConfig::rollups),
+      retention_key("database.rollup_hour_retention_seconds", &DatabaseConfig::rollup_hour_retention),
+      retention_key("database.rollup_minute_totals_retention_seconds", &DatabaseConfig::rollup_minute_totals_retention),
+      retention_key("database.rollup_hour_totals_retention_seconds", &DatabaseConfig::rollup_hour_totals_retention),
       bool_key("database.journal", &CollectorConfig::database, &DatabaseConfig::journal),
       integer_key("pool.max_size", &CollectorConfig::pool, &PoolConfig::max_size, 1, 10'000),
       integer_key("pool.min_size", &CollectorConfig::pool, &PoolConfig::min_size, 0, 10'000),
@@ -354,6 +371,9 @@ const std::vector<KeyDescriptor>& key_table() {
       bool_key("inputs.netflow.apply_sampling", &CollectorConfig::netflow, &NetflowInputConfig::apply_sampling),
       integer_key("inputs.netflow.template_wait_ms", &CollectorConfig::netflow, &NetflowInputConfig::template_wait, 0,
                   kDayMs),
+      integer_key("query.slow_ms", &CollectorConfig::query, &QueryConfig::slow, 0, kDayMs),
+      integer_key("query.timeout_ms", &CollectorConfig::query, &QueryConfig::timeout, 1, kDayMs),
+      string_key("query.read_token_file", &CollectorConfig::query, &QueryConfig::read_token_file, check_path),
       string_key("log.level", &CollectorConfig::log, &LogConfig::level, check_log_level),
       integer_key("shutdown.drain_timeout_seconds", &CollectorConfig::shutdown, &ShutdownConfig::drain_timeout, 1,
                   kDaySeconds),
@@ -478,6 +498,10 @@ AgentOptions CollectorConfig::agent_options() const {
   options.retention = database.retention;
   options.write_concern = database.write_concern;
   options.journal = database.journal;
+  options.rollups.enabled = database.rollups;
+  options.rollups.hour_retention = database.rollup_hour_retention;
+  options.rollups.minute_totals_retention = database.rollup_minute_totals_retention;
+  options.rollups.hour_totals_retention = database.rollup_hour_totals_retention;
   return options;
 }
 

@@ -43,6 +43,13 @@ struct DatabaseConfig {
   std::string uri_file;
   WriteConcern write_concern = WriteConcern::majority();  // "majority" or 1 to 99 members
   bool journal = true;                                    // j=true: acknowledged once in the server's journal
+  // The read side's rollup tiers (AgentOptions::rollups, docs/rollups.md); unset = forever.
+  // Off by default: on FerretDB (the embedded default) they cost ~35x in write speed and buy
+  // no query speed, since FerretDB v1 scans for every filter (README, "Rollups").
+  bool rollups = false;
+  std::optional<std::chrono::seconds> rollup_hour_retention;
+  std::optional<std::chrono::seconds> rollup_minute_totals_retention{std::chrono::hours(48)};
+  std::optional<std::chrono::seconds> rollup_hour_totals_retention;
 
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };
@@ -124,6 +131,17 @@ struct ShutdownConfig {
   friend bool operator==(const ShutdownConfig&, const ShutdownConfig&) = default;
 };
 
+// [query]: the read side (`flowmetrics top`/`series` and GET /v1/query/*, docs/query-api.md).
+struct QueryConfig {
+  std::chrono::milliseconds slow{500};        // a slower query is logged once; 0 logs none
+  std::chrono::milliseconds timeout{30'000};  // deadline of one HTTP query
+  // A file holding a bearer token that may only query; empty: queries need the write token
+  // (inputs.http.bearer_token_file) when that is set, and nothing otherwise.
+  std::string read_token_file;
+
+  friend bool operator==(const QueryConfig&, const QueryConfig&) = default;
+};
+
 struct CollectorConfig {
   DatabaseConfig database;
   PoolConfig pool;
@@ -134,6 +152,7 @@ struct CollectorConfig {
   SpoolConfig spool;
   LogConfig log;
   ShutdownConfig shutdown;
+  QueryConfig query;
 
   // The library options these settings imply.
   AgentOptions agent_options() const;

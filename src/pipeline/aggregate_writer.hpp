@@ -17,6 +17,12 @@ class AggregateWriter {
   virtual ~AggregateWriter() = default;
   // With a `stamp`, the write is idempotent per document (write_stamp.hpp).
   virtual UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) = 0;
+  // Adds the written items of one whole flush (every chunk of its stamp) to the rollup tiers
+  // (MetricsAgent::upsert_rollups); repeating it with the same stamp adds nothing twice.
+  // Writers without rollups keep this no-op.
+  virtual UpsertResult write_rollups(std::span<const KeyedAggregate> /*written*/, const WriteStamp* /*stamp*/) {
+    return {};
+  }
 };
 
 }  // namespace flowmetrics::pipeline

@@ -1,5 +1,6 @@
 #include "server/collector_metrics.hpp"
 
+#include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -202,6 +203,10 @@ std::string CollectorMetrics::render() const {
              "Exceptions caught by a thread's or the HTTP server's last-resort catch (bugs).", MetricType::Counter);
   add(escaped, static_cast<double>(escaped_exceptions()));
   families.push_back(std::move(escaped));
+  for (const auto& collectable : collectables_) {
+    auto more = collectable->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

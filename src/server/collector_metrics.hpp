@@ -1,6 +1,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -9,6 +10,10 @@
 #include "flowmetrics/pool_stats.hpp"
 #include "ingest/netflow_input_stats.hpp"
 #include "pipeline/pipeline_stats.hpp"
+
+namespace prometheus {
+class Collectable;
+}
 
 namespace flowmetrics::server {
 
@@ -50,6 +55,11 @@ class CollectorMetrics {
   void set_database_state(std::function<DatabaseState()> database_state) {
     database_state_ = std::move(database_state);
   }
+  // Metrics kept in a prometheus-cpp registry elsewhere (the query API's histograms), added to
+  // every later scrape. The same: call before the HTTP server starts serving.
+  void add_collectable(std::shared_ptr<prometheus::Collectable> collectable) {
+    collectables_.push_back(std::move(collectable));
+  }
 
  private:
   const pipeline::PipelineStats& stats_;
@@ -57,6 +67,7 @@ class CollectorMetrics {
   std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
   std::function<SpoolState()> spool_state_;
   std::function<DatabaseState()> database_state_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
 }  // namespace flowmetrics::server

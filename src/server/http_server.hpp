@@ -61,6 +61,9 @@ class HttpServer final : public ingest::Input {
   void stop() override;
   std::string bound_address() const override { return bound_; }
 
+  // Mounts more routes (e.g. register_query_routes); call before start().
+  void add_routes(const std::function<void(httplib::Server&)>& mount) { mount(*server_); }
+
  private:
   using Handler = std::function<void(const httplib::Request&, httplib::Response&)>;
   using BodyHandler = std::function<void(const httplib::Request&, std::string_view body, httplib::Response&)>;
