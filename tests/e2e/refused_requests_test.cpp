@@ -271,10 +271,10 @@ TEST(RefusedCli, AnUnknownOptionABadValueOrAMissingFileSaysSoAndExitsNonZero) {
     return std::make_pair(code, child.log());
   };
   const auto [unknown_code, unknown_log] = run({"serve", "--no-such-option"}, "unknown");
-  EXPECT_NE(unknown_code, 0);
+  EXPECT_EQ(unknown_code, 2);
   EXPECT_NE(unknown_log.find("--no-such-option"), std::string::npos) << unknown_log;
   const auto [missing_code, missing_log] = run({"serve", "--config", (dir / "absent.toml").string()}, "missing");
-  EXPECT_NE(missing_code, 0);
+  EXPECT_EQ(missing_code, 2);
   EXPECT_NE(missing_log.find("absent.toml"), std::string::npos) << missing_log;
   const auto [value_code, value_log] = run({"serve", "--set", "database.write_concern=0"}, "value");
   EXPECT_EQ(value_code, 2) << value_log;
