@@ -27,6 +27,12 @@ int main(int argc, char** argv) {
   add_config_options(ingest);
   ingest->add_option("FILE", path, "JSON-lines file, or - for standard input")->required();
 
+  std::string console_listen;
+  CLI::App* console =
+      app.add_subcommand("console", "Serve the web console and the query API alone (no inputs, no spool)");
+  add_config_options(console);
+  console->add_option("--listen", console_listen, "host:port to serve on (default: inputs.http.listen)");
+
   CLI::App* config = app.add_subcommand("config", "Configuration tools");
   config->require_subcommand(1);
   CLI::App* check = config->add_subcommand("check", "Validate a configuration file and print the effective settings");
@@ -36,6 +42,7 @@ int main(int argc, char** argv) {
   CLI11_PARSE(app, argc, argv);
   if (serve->parsed()) return flowmetrics::commands::serve(sources);
   if (ingest->parsed()) return flowmetrics::commands::ingest(sources, path);
+  if (console->parsed()) return flowmetrics::commands::console(sources, console_listen);
   if (check->parsed()) return flowmetrics::commands::config_check(sources);
   return 2;
 }

@@ -19,6 +19,10 @@ int serve(const ConfigSources& sources);
 // only when every line was written.
 int ingest(const ConfigSources& sources, const std::string& path);
 
+// `flowmetrics console [--listen ADDR]`: the web console and the query API alone (no inputs,
+// no spool) on ADDR (default: inputs.http.listen), until SIGTERM/SIGINT. Returns the exit code.
+int console(const ConfigSources& sources, const std::string& listen);
+
 // `flowmetrics config check FILE`: prints the effective configuration or the first error.
 int config_check(const ConfigSources& sources);
 

@@ -9,6 +9,7 @@
 
 #include "ingest/json_record_parser.hpp"
 #include "ingest/socket_address.hpp"
+#include "server/console_routes.hpp"
 
 namespace flowmetrics::server {
 namespace {
@@ -139,6 +140,7 @@ void HttpServer::routes() {
     response.set_content(body, "application/json");
   });
 
+  register_console_routes(*server_);
   server_->Get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics_text_(), "text/plain; version=0.0.4");
   });
