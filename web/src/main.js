@@ -152,7 +152,7 @@ async function render() {
     const topPromise = queryTop({ ...common, by: dims.join(','), limit: state.view === 'sankey' ? state.limit * 2 : state.limit },
       controller.signal);
     const seriesPromise = state.view === 'sankey' ? null
-      : querySeries({ ...common, step: `${range.step}s`, split_by: state.dim, limit: state.limit }, controller.signal);
+      : querySeries({ ...common, step: range.step, split_by: state.dim, limit: state.limit }, controller.signal);
     const [top, seriesBody] = await Promise.all([topPromise, seriesPromise]);
     if (mine !== generation) return;
     showFilterError(null);

@@ -16,14 +16,18 @@ export function destroySeriesChart() {
 }
 
 // Draws `data` ({times, series: [{label, values, other}]}) already converted to the measure's
-// unit (a rate per second, or a sum per bin) into `container`.
+// unit (a rate per second, or a sum per bin) into `container`. Stacked, series i is drawn at
+// the sum of series 0..i and filled down to series i-1 (a uPlot band), so the largest series
+// sits at the bottom and "Other" on top; the legend keeps the server's order.
 export function drawSeriesChart(container, data, { measure, stacked }) {
   destroySeriesChart();
   const raw = data.series.map((s) => s.values);
   let plotted = raw;
+  const bands = [];
   if (stacked) {
     const sums = new Array(data.times.length).fill(0);
     plotted = raw.map((values) => values.map((v, i) => (sums[i] += v)));
+    for (let i = 2; i <= raw.length; i += 1) bands.push({ series: [i, i - 1] });
   }
   const series = [{}];
   data.series.forEach((entry, index) => {
@@ -32,30 +36,22 @@ export function drawSeriesChart(container, data, { measure, stacked }) {
       label: entry.label,
       stroke: color,
       width: stacked ? 1 : 2,
-      fill: stacked ? color : undefined,
+      fill: stacked ? `${color}cc` : undefined,
       points: { show: false },
+      value: (u, v, seriesIndex, i) => (i === null || i === undefined ? '—' : formatMeasure(measure, raw[seriesIndex - 1][i])),
     });
   });
-  const width = Math.max(320, container.clientWidth || 900);
   const options = {
-    width,
+    width: Math.max(320, container.clientWidth || 900),
     height: 320,
     series,
+    bands,
     scales: { x: { time: true }, y: { range: (u, min, max) => [0, max > 0 ? max * 1.05 : 1] } },
     axes: [{}, { values: (u, ticks) => ticks.map((t) => formatMeasure(measure, t)), size: 80 }],
     legend: { live: true },
     cursor: { drag: { x: false, y: false } },
   };
-  // Stacked: draw the topmost cumulative area first, so that each lower area paints over it.
-  let order = plotted.map((_, i) => i);
-  if (stacked) order = order.reverse();
-  const ordered = [data.times, ...order.map((i) => plotted[i])];
-  options.series = [series[0], ...order.map((i) => series[i + 1])];
-  const rawOrdered = order.map((i) => raw[i]);
-  options.series.forEach((s, si) => {
-    if (si > 0) s.value = (u, v, seriesIndex, i) => (i === null || i === undefined ? '—' : formatMeasure(measure, rawOrdered[seriesIndex - 1][i]));
-  });
-  chart = new uPlot(options, ordered, container);
+  chart = new uPlot(options, [data.times, ...plotted], container);
   return chart;
 }
 

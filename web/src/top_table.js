@@ -14,12 +14,15 @@ function cell(tag, text, className) {
 function shareCell(share, color) {
   const td = document.createElement('td');
   td.className = 'share';
+  const track = document.createElement('span');
+  track.className = 'track';
   const bar = document.createElement('span');
   bar.className = 'bar';
+  track.append(bar);
   bar.style.width = `${Math.max(0, Math.min(1, share)) * 100}%`;  // CSSOM: allowed by the CSP
   bar.style.backgroundColor = color;
   const label = cell('span', formatShare(share), 'share-text');
-  td.append(bar, label);
+  td.append(track, label);
   return td;
 }
 
