@@ -103,22 +103,32 @@ class FerretDb:
         self.process.stop()
 
 
+def write_config(directory, uri, collection, extra_toml=""):
+    """A configuration for `flowmetrics` in `directory` (its spool there too); returns its path."""
+    os.makedirs(directory, exist_ok=True)
+    config = os.path.join(directory, "flowmetrics.toml")
+    with open(config, "w") as f:
+        f.write(f'[database]\nuri = "{uri}"\ndatabase = "flowmetrics_console_test"\n'
+                f'collection = "{collection}"\n'
+                '[pool]\nmin_size = 2\nmax_size = 16\n'
+                f'[spool]\ndirectory = "{os.path.join(directory, "spool")}"\n'
+                '[inputs.netflow]\nenabled = false\n[inputs.tcp]\nenabled = false\n'
+                '[inputs.http]\nlisten = "127.0.0.1:0"\n' + extra_toml)
+    return config
+
+
+def clean_environment():
+    """This process's environment without the variables that would override the test's config."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETRICS_") and k != "MONGODB_URI"}
+
+
 class Flowmetrics:
     """`flowmetrics serve` or `flowmetrics console` with a generated configuration."""
 
     def __init__(self, binary, directory, uri, collection, command="serve", extra_toml="", args=()):
-        os.makedirs(directory, exist_ok=True)
-        config = os.path.join(directory, "flowmetrics.toml")
-        with open(config, "w") as f:
-            f.write(f'[database]\nuri = "{uri}"\ndatabase = "flowmetrics_console_test"\n'
-                    f'collection = "{collection}"\n'
-                    '[pool]\nmin_size = 2\nmax_size = 16\n'
-                    f'[spool]\ndirectory = "{os.path.join(directory, "spool")}"\n'
-                    '[inputs.netflow]\nenabled = false\n[inputs.tcp]\nenabled = false\n'
-                    '[inputs.http]\nlisten = "127.0.0.1:0"\n' + extra_toml)
+        config = write_config(directory, uri, collection, extra_toml)
         argv = [binary, command, "--config", config, *args]
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FLOWMETRICS_") and k != "MONGODB_URI"}
-        self.process = Process(argv, os.path.join(directory, f"{command}.log"), env=env)
+        self.process = Process(argv, os.path.join(directory, f"{command}.log"), env=clean_environment())
         pattern = re.compile(r"(?:http input|console) listening on (127\.0\.0\.1:\d+)")
 
         def bound():
