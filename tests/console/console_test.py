@@ -16,6 +16,7 @@ fails: a browser test that silently skips in CI tests nothing.
 """
 import argparse
 import collections
+import gzip
 import json
 import os
 import random
@@ -24,6 +25,7 @@ import sys
 import time
 import unittest
 import urllib.parse
+import urllib.request
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import console_support as support  # noqa: E402
@@ -278,6 +280,35 @@ class ConsoleTest(unittest.TestCase):
         self.wait_ready(again)
         self.assertEqual(self.table(again), self.table(page))
         self.assertEqual(again.input_value("#range"), "abs")
+
+    def test_assets_budget_and_policy(self):
+        total = 0
+        for path in ("/", "/assets/console.js", "/assets/console.css", "/favicon.svg"):
+            request = urllib.request.Request(self.serve.base + path, headers={"Accept-Encoding": "gzip"})
+            with urllib.request.urlopen(request, timeout=30) as response:
+                body = response.read()
+                self.assertEqual(response.headers["Content-Encoding"], "gzip", path)
+                policy = response.headers["Content-Security-Policy"]
+            self.assertEqual(gzip.decompress(body)[:1] != b"", True)
+            self.assertIn("default-src 'none'", policy)
+            self.assertIn("connect-src 'self'", policy)
+            self.assertNotIn("unsafe-inline", policy)
+            total += len(body)
+        print(f"console: page and assets {total} bytes gzipped", file=sys.stderr)
+        self.assertLess(total, 150 * 1024, "the console's size budget")
+        # Without gzip the same files come as they are.
+        with urllib.request.urlopen(self.serve.base + "/assets/console.js", timeout=30) as response:
+            self.assertIsNone(response.headers["Content-Encoding"])
+            self.assertTrue(response.read().strip())
+
+    def test_auto_refresh(self):
+        page = self.open_page(self.serve.base + "/?refresh=10&last=15m")
+        generation = self.wait_ready(page)
+        self.assertEqual(page.input_value("#refresh"), "10")
+        # No action: the next render comes from the timer alone.
+        self.wait_ready(page, generation)
+        self.change(page, lambda: page.select_option("#refresh", "0"))
+        self.assertEqual(self.url_params(page), {"last": "15m"})
 
     def test_bad_filter_shows_inline_error(self):
         page = self.open_page(self.serve.base + "/?dim=dest_port")
