@@ -21,6 +21,21 @@ struct PoolOptions {
   std::chrono::milliseconds health_check_interval = std::chrono::seconds(10);
 };
 
+// The coarser tiers kept beside the minute collection for the read side (docs/rollups.md):
+// five-tuple x hour in "<collection>_1h", per-dimension totals per minute and per hour in
+// "<collection>_totals_1m" and "<collection>_totals_1h". Kept only under
+// MergePolicy::aggregate (a replaced value cannot be summed into a coarser bucket); under
+// replace, queries read the minute collection alone.
+struct RollupOptions {
+  bool enabled = true;
+  // How long each tier keeps a bucket (unset: forever). MongoDB: a TTL index per tier,
+  // created by create_metrics_indexes(). FerretDB has no TTL: expire_rollups() deletes, and
+  // the collector calls it periodically. A query uses a tier only for buckets it still keeps.
+  std::optional<std::chrono::seconds> hour_retention;
+  std::optional<std::chrono::seconds> minute_totals_retention = std::chrono::hours(48);
+  std::optional<std::chrono::seconds> hour_totals_retention;
+};
+
 struct AgentOptions {
   PoolOptions pool;
   // Default deadline of every public call; also the socket timeout of one round trip.
@@ -47,6 +62,7 @@ struct AgentOptions {
   std::string write_concern = "majority";
   bool journal = true;
   std::string app_name = "flowmetrics";
+  RollupOptions rollups;
 };
 
 }  // namespace flowmetrics

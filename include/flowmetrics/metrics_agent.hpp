@@ -12,6 +12,7 @@
 #include "flowmetrics/metric.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/pool_stats.hpp"
+#include "flowmetrics/query.hpp"
 #include "flowmetrics/upsert_result.hpp"
 #include "flowmetrics/write_stamp.hpp"
 
@@ -40,8 +41,11 @@ class MetricsAgent {
 
   // Creates the compound unique index on (source_ip, dest_ip, source_port, dest_port,
   // protocol, timestamp) named AgentOptions::index_name, and the TTL index when retention
-  // is set. A second call is a no-op. Throws Error(index_conflict) when an index with the
-  // same name or keys exists with other options; it is never dropped or replaced.
+  // is set (otherwise a plain {timestamp: 1} index for the queries' time ranges). With
+  // rollups, the same key index and a timestamp index on "<collection>_1h", and on MongoDB a
+  // TTL index per rollup tier that has a retention (README, "Querying"). A second call is a
+  // no-op. Throws Error(index_conflict) when an index with the same name or keys exists with
+  // other options; it is never dropped or replaced.
   void create_metrics_indexes();
 
   // Validates, merges and upserts `metrics` with the configured merge policy.
@@ -61,6 +65,28 @@ class MetricsAgent {
   UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates,
                                  std::optional<std::chrono::milliseconds> timeout = {},
                                  const WriteStamp* stamp = nullptr);
+
+  // Adds `written` -- minute aggregates that upsert_aggregates() reported written -- to the
+  // rollup tiers (AgentOptions::rollups; docs/rollups.md). A no-op under MergePolicy::replace
+  // or with rollups disabled. With a `stamp`, every rollup document records it like the
+  // minute documents do, so a call repeated with the same stamp adds nothing a second time:
+  // pass ALL the written items of one stamp in ONE call (after all of its upsert_aggregates
+  // calls), and repeat that call until it succeeds. Never throws for item failures (result
+  // indexes then count rollup documents, not items); throws Error(agent_closed).
+  UpsertResult upsert_rollups(std::span<const KeyedAggregate> written,
+                              std::optional<std::chrono::milliseconds> timeout = {}, const WriteStamp* stamp = nullptr);
+
+  // Deletes rollup buckets older than their tier's retention. Needed where the server has no
+  // TTL indexes (FerretDB); upsert_rollups() calls it at most every ten minutes there. Returns
+  // the documents deleted.
+  std::size_t expire_rollups();
+
+  // The read side (query.hpp). Aggregations run in the server on the coarsest tiers that
+  // answer the request exactly; the result says which tiers answered. Throws
+  // Error(invalid_argument) naming the field for a bad request, and the usual errors
+  // (deadline_exceeded, server_error, agent_closed, ...). Thread-safe like every method.
+  TopResult top(const TopQuery& query, std::optional<std::chrono::milliseconds> timeout = {});
+  SeriesResult series(const SeriesQuery& query, std::optional<std::chrono::milliseconds> timeout = {});
 
   // One round trip on a pooled connection. Returns false instead of throwing.
   bool ping(std::optional<std::chrono::milliseconds> timeout = {}) noexcept;

@@ -28,6 +28,10 @@ struct FieldError {
 // text is neither a known name nor a number in 0-255.
 [[nodiscard]] std::optional<std::string> normalize_protocol(std::string_view protocol);
 
+// The IANA number (0-255) of a protocol name or decimal number that normalize_protocol
+// accepts ("tcp" -> 6, "17" -> 17), or std::nullopt when it refuses the text.
+[[nodiscard]] std::optional<int> protocol_number(std::string_view protocol);
+
 // The canonical text of an IPv4 or IPv6 address, or std::nullopt when it is neither.
 [[nodiscard]] std::optional<std::string> normalize_ip(std::string_view address);
 

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <limits>
+#include <mutex>
 #include <thread>
 
 #include "core/merge.hpp"
@@ -9,6 +11,8 @@
 #include "mongo/bulk_writer.hpp"
 #include "mongo/connection_pool.hpp"
 #include "mongo/index_manager.hpp"
+#include "mongo/query_engine.hpp"
+#include "mongo/rollups.hpp"
 #include "mongo/server_profile.hpp"
 #include "mongo/uri.hpp"
 
@@ -69,14 +73,24 @@ class MetricsAgent::Impl {
   void create_indexes() {
     check_open();
     const auto deadline = deadline_after(std::nullopt);
-    const mongo::IndexPlan plan{target_.database, target_.collection, resolved_.options.index_name,
-                                resolved_.options.retention};
+    const AgentOptions& o = resolved_.options;
+    std::vector<mongo::IndexPlan> plans{{target_.database, target_.collection, o.index_name, o.retention, true, true}};
+    if (rollups_active()) {
+      // FerretDB has no TTL indexes: there expire_rollups() deletes instead.
+      const auto ttl = [&](std::optional<std::chrono::seconds> r) { return server_.is_ferretdb() ? std::nullopt : r; };
+      plans.push_back(
+          {target_.database, hour_target_.collection, o.index_name, ttl(o.rollups.hour_retention), true, true});
+      plans.push_back({target_.database, minute_totals_target_.collection, o.index_name,
+                       ttl(o.rollups.minute_totals_retention), false, false});
+      plans.push_back({target_.database, hour_totals_target_.collection, o.index_name,
+                       ttl(o.rollups.hour_totals_retention), false, false});
+    }
     milliseconds backoff(50);
     for (;;) {
       try {
         mongo::Lease lease = pool_.acquire(deadline);
         try {
-          mongo::ensure_indexes(lease.client(), plan);
+          for (const mongo::IndexPlan& plan : plans) mongo::ensure_indexes(lease.client(), plan);
           return;
         } catch (const Error& e) {
           if (is_transient(static_cast<errc>(e.code().value()))) lease.mark_broken();
@@ -120,8 +134,10 @@ class MetricsAgent::Impl {
   UpsertResult upsert_aggregates(std::span<const KeyedAggregate> aggregates, std::optional<milliseconds> timeout,
                                  const WriteStamp* stamp) {
     check_open();
+    const auto deadline = deadline_after(timeout);
+    ensure_rollup_start(deadline);
     std::vector<mongo::DocumentOutcome> outcomes;
-    UpsertResult result = write(aggregates, deadline_after(timeout), outcomes, stamp);
+    UpsertResult result = write(aggregates, deadline, outcomes, stamp);
     result.input = aggregates.size();
     for (std::size_t i = 0; i < outcomes.size(); ++i) {
       account(result, i, outcomes[i]);
@@ -133,8 +149,21 @@ class MetricsAgent::Impl {
     check_open();
     const auto deadline = deadline_after(timeout);
     core::MergedBatch merged = core::merge_metrics(metrics);
+    ensure_rollup_start(deadline);
     std::vector<mongo::DocumentOutcome> outcomes;
     UpsertResult result = write(merged.documents, deadline, outcomes);
+    if (rollups_active()) {
+      std::vector<KeyedAggregate> written;
+      for (std::size_t i = 0; i < outcomes.size(); ++i) {
+        if (outcomes[i].state == mongo::DocumentState::written) written.push_back(merged.documents[i]);
+      }
+      const UpsertResult rolled = upsert_rollups(written, deadline, nullptr);
+      if (rolled.failed > 0) {
+        throw UpsertError("the metrics were written but " + std::to_string(rolled.failed) +
+                              " rollup documents were not: " + rolled.errors.front().message,
+                          std::move(result));
+      }
+    }
     result.input = metrics.size();
     result.rejected = merged.rejected.size();
     auto rejected = merged.rejected.begin();
@@ -151,6 +180,86 @@ class MetricsAgent::Impl {
       throw UpsertError(message, std::move(result));
     }
     return result;
+  }
+
+  bool rollups_active() const {
+    return resolved_.options.rollups.enabled && resolved_.options.merge_policy == MergePolicy::aggregate;
+  }
+
+  UpsertResult upsert_rollups(std::span<const KeyedAggregate> written, Clock::time_point deadline,
+                              const WriteStamp* stamp) {
+    check_open();
+    UpsertResult result;
+    result.input = written.size();
+    if (!rollups_active() || written.empty()) return result;
+    const mongo::RollupBatch batch = mongo::build_rollups(written);
+    auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
+      result.documents += chunk.outcomes.size();
+      result.matched += chunk.matched;
+      result.modified += chunk.modified;
+      result.upserted += chunk.upserted;
+      result.batches += chunk.commands;
+      result.retries += chunk.retries;
+      for (std::size_t i = 0; i < chunk.outcomes.size(); ++i) account(result, offset + i, chunk.outcomes[i]);
+    };
+    std::size_t offset = 0;
+    for (const mongo::BatchRange& range :
+         mongo::plan_batches(batch.hour, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes)) {
+      auto chunk = std::span(batch.hour).subspan(range.begin, range.end - range.begin);
+      account_chunk(mongo::write_chunk(pool_, hour_target_, chunk, deadline, stamp), offset + range.begin);
+    }
+    offset += batch.hour.size();
+    account_chunk(mongo::write_chunk(pool_, minute_totals_target_, std::span(batch.minute_totals), deadline, stamp),
+                  offset);
+    offset += batch.minute_totals.size();
+    account_chunk(mongo::write_chunk(pool_, hour_totals_target_, std::span(batch.hour_totals), deadline, stamp),
+                  offset);
+    if (server_.is_ferretdb()) maybe_expire();
+    return result;
+  }
+
+  std::size_t expire_rollups() {
+    check_open();
+    const RollupOptions& r = resolved_.options.rollups;
+    const std::int64_t now = now_ms();
+    std::size_t deleted = 0;
+    const std::pair<const mongo::WriteTarget*, std::optional<std::chrono::seconds>> tiers[] = {
+        {&hour_target_, r.hour_retention},
+        {&minute_totals_target_, r.minute_totals_retention},
+        {&hour_totals_target_, r.hour_totals_retention}};
+    mongo::Lease lease = pool_.acquire(deadline_after(std::nullopt));
+    for (const auto& [target, retention] : tiers) {
+      if (!retention) continue;
+      mongo::CollectionPtr collection(
+          mongoc_client_get_collection(lease.client().get(), target->database.c_str(), target->collection.c_str()));
+      mongo::BsonPtr filter = mongo::make_bson();
+      bson_t range;
+      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "timestamp", &range);
+      BSON_APPEND_DATE_TIME(&range, "$lt", now - retention->count() * 1000);
+      bson_append_document_end(filter.get(), &range);
+      mongo::Reply reply;
+      bson_error_t error;
+      if (!mongoc_collection_delete_many(collection.get(), filter.get(), nullptr, reply.reset(), &error)) {
+        const mongo::DriverError translated = mongo::translate(error, "expire rollups in " + target->collection);
+        if (translated.connection_broken) lease.mark_broken();
+        mongo::throw_error(translated);
+      }
+      bson_iter_t it;
+      if (bson_iter_init_find(&it, reply.get(), "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)) {
+        deleted += static_cast<std::size_t>(bson_iter_as_int64(&it));
+      }
+    }
+    return deleted;
+  }
+
+  TopResult top(const TopQuery& query, std::optional<milliseconds> timeout) {
+    check_open();
+    return mongo::run_top(query_source(deadline_after(timeout)), query);
+  }
+
+  SeriesResult series(const SeriesQuery& query, std::optional<milliseconds> timeout) {
+    check_open();
+    return mongo::run_series(query_source(deadline_after(timeout)), query);
   }
 
   bool ping(std::optional<milliseconds> timeout) noexcept {
@@ -191,6 +300,114 @@ class MetricsAgent::Impl {
     }
     target_.write_concern = resolved_.options.write_concern;
     target_.journal = resolved_.options.journal;
+    // The rollup tiers are written like the minute tier, always summed.
+    hour_target_ = target_;
+    hour_target_.collection = mongo::hour_collection(target_.collection);
+    hour_target_.policy = MergePolicy::aggregate;
+    minute_totals_target_ = hour_target_;
+    minute_totals_target_.collection = mongo::minute_totals_collection(target_.collection);
+    hour_totals_target_ = hour_target_;
+    hour_totals_target_.collection = mongo::hour_totals_collection(target_.collection);
+  }
+
+  static std::int64_t now_ms() {
+    return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  }
+
+  // The first bucket the rollups hold completely, kept in "<collection>_rollups" as
+  // {_id: "since", since: <date>}: recorded before the first write of the first agent that
+  // keeps rollups. On an empty minute collection every bucket is complete; otherwise only
+  // buckets from the next whole hour on (earlier ones may hold minutes written without
+  // rollups). Queries never use a rollup tier before it.
+  std::string state_collection() const { return target_.collection + "_rollups"; }
+
+  void ensure_rollup_start(Clock::time_point deadline) {
+    if (!rollups_active() || rollup_since_.load() != kUnknown) return;
+    std::lock_guard lock(since_mu_);
+    if (rollup_since_.load() != kUnknown) return;
+    mongo::Lease lease = pool_.acquire(deadline);
+    mongoc_client_t* client = lease.client().get();
+    if (auto since = read_since(client)) {
+      rollup_since_.store(*since);
+      return;
+    }
+    mongo::CollectionPtr minute(
+        mongoc_client_get_collection(client, target_.database.c_str(), target_.collection.c_str()));
+    mongo::BsonPtr empty_filter = mongo::make_bson();
+    mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
+    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(minute.get(), empty_filter.get(), one.get(), nullptr));
+    const bson_t* doc = nullptr;
+    const bool has_documents = mongoc_cursor_next(cursor.get(), &doc);
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read metrics"));
+    const std::int64_t since = has_documents ? mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs : kBeginning;
+    mongo::CollectionPtr state(
+        mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
+    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8("since"), "since", BCON_DATE_TIME(since)));
+    if (!mongoc_collection_insert_one(state.get(), record.get(), nullptr, nullptr, &error) &&
+        error.code != mongo::kDuplicateKey) {
+      mongo::throw_error(mongo::translate(error, "record the start of the rollups"));
+    }
+    // Another agent may have won the race: the stored value is the one that counts.
+    rollup_since_.store(read_since(client).value_or(since));
+  }
+
+  std::optional<std::int64_t> read_since(mongoc_client_t* client) const {
+    mongo::CollectionPtr state(
+        mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
+    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8("since")));
+    mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
+    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(state.get(), filter.get(), one.get(), nullptr));
+    const bson_t* doc = nullptr;
+    std::optional<std::int64_t> since;
+    bson_iter_t it;
+    if (mongoc_cursor_next(cursor.get(), &doc) && bson_iter_init_find(&it, doc, "since") &&
+        BSON_ITER_HOLDS_DATE_TIME(&it)) {
+      since = bson_iter_date_time(&it);
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read rollup state"));
+    return since;
+  }
+
+  mongo::QuerySource query_source(Clock::time_point deadline) {
+    mongo::QuerySource source;
+    source.pool = &pool_;
+    source.database = target_.database;
+    source.collection = target_.collection;
+    source.deadline = deadline;
+    source.now_ms = now_ms();
+    if (rollups_active()) {
+      std::int64_t since = rollup_since_.load();
+      if (since == kUnknown) {
+        mongo::Lease lease = pool_.acquire(deadline);
+        // Unset: no agent with rollups has written yet, so no tier holds anything: use none.
+        since = read_since(lease.client().get()).value_or(mongo::TierCoverage::kNever);
+        if (since != mongo::TierCoverage::kNever) rollup_since_.store(since);
+      }
+      const RollupOptions& r = resolved_.options.rollups;
+      // A bucket within ten minutes of its expiry may be deleted while we read: not used.
+      constexpr std::int64_t kMarginMs = 600'000;
+      auto start = [&](std::optional<std::chrono::seconds> retention) {
+        if (since == mongo::TierCoverage::kNever) return since;
+        return retention ? std::max(since, source.now_ms - retention->count() * 1000 + kMarginMs) : since;
+      };
+      source.coverage.hour = start(r.hour_retention);
+      source.coverage.minute_totals = start(r.minute_totals_retention);
+      source.coverage.hour_totals = start(r.hour_totals_retention);
+    }
+    return source;
+  }
+
+  void maybe_expire() {
+    const std::int64_t now = now_ms();
+    std::int64_t last = last_expire_ms_.load();
+    if (now - last < 600'000 || !last_expire_ms_.compare_exchange_strong(last, now)) return;
+    try {
+      expire_rollups();
+    } catch (const Error&) {
+      // Best effort: the next period tries again; queries never rely on the delete.
+    }
   }
 
   static std::string checked(std::string_view name, std::string_view what, std::string_view forbidden) {
@@ -211,8 +428,17 @@ class MetricsAgent::Impl {
                                       .outcome_unknown = outcome.outcome_unknown});
   }
 
+  static constexpr std::int64_t kUnknown = std::numeric_limits<std::int64_t>::min();
+  static constexpr std::int64_t kBeginning = -62'135'596'800'000;  // 0001-01-01
+
   mongo::ResolvedUri resolved_;
   mongo::WriteTarget target_;
+  mongo::WriteTarget hour_target_;
+  mongo::WriteTarget minute_totals_target_;
+  mongo::WriteTarget hour_totals_target_;
+  std::mutex since_mu_;  // serialises the first recording of rollup_since_
+  std::atomic<std::int64_t> rollup_since_{kUnknown};
+  std::atomic<std::int64_t> last_expire_ms_{0};
   mongo::ConnectionPool pool_;
   mongo::ServerProfile server_;
   mongo::KeyLockTable update_locks_;
@@ -253,6 +479,27 @@ UpsertResult MetricsAgent::upsert_aggregates(std::span<const KeyedAggregate> agg
                                              std::optional<milliseconds> timeout, const WriteStamp* stamp) {
   if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
   return impl_->upsert_aggregates(aggregates, timeout, stamp);
+}
+
+UpsertResult MetricsAgent::upsert_rollups(std::span<const KeyedAggregate> written, std::optional<milliseconds> timeout,
+                                          const WriteStamp* stamp) {
+  if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
+  return impl_->upsert_rollups(written, impl_->deadline_after(timeout), stamp);
+}
+
+std::size_t MetricsAgent::expire_rollups() {
+  if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
+  return impl_->expire_rollups();
+}
+
+TopResult MetricsAgent::top(const TopQuery& query, std::optional<milliseconds> timeout) {
+  if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
+  return impl_->top(query, timeout);
+}
+
+SeriesResult MetricsAgent::series(const SeriesQuery& query, std::optional<milliseconds> timeout) {
+  if (!impl_) throw Error(errc::agent_closed, "the agent was moved from");
+  return impl_->series(query, timeout);
 }
 
 bool MetricsAgent::ping(std::optional<milliseconds> timeout) noexcept {

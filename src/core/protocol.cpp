@@ -75,4 +75,16 @@ std::optional<std::string> normalize_protocol(std::string_view protocol) {
   return std::nullopt;
 }
 
+std::optional<int> protocol_number(std::string_view protocol) {
+  const auto canonical = normalize_protocol(protocol);
+  if (!canonical) return std::nullopt;
+  for (const auto& p : kProtocols) {
+    if (p.canonical == *canonical) return p.number;
+  }
+  // normalize_protocol keeps a number without a known name as its decimal text (0-255).
+  int number = 0;
+  std::from_chars(canonical->data(), canonical->data() + canonical->size(), number);
+  return number;
+}
+
 }  // namespace flowmetrics

@@ -71,9 +71,12 @@ BulkReply parse_reply(const bson_t* reply) {
   return parsed;
 }
 
+// Generic over the document type (KeyedAggregate, TotalsDocument): documents.hpp builds each
+// type's insert, filter and update, and names its lock stripe.
+template <class Document>
 class ChunkWriter {
  public:
-  ChunkWriter(const WriteTarget& target, std::span<const KeyedAggregate> documents, const WriteStamp* stamp)
+  ChunkWriter(const WriteTarget& target, std::span<const Document> documents, const WriteStamp* stamp)
       : target_(target), documents_(documents), stamp_(stamp) {
     result_.outcomes.resize(documents.size());
   }
@@ -214,7 +217,7 @@ class ChunkWriter {
     std::vector<std::size_t> sent;
     sent.reserve(ops.size());
     for (std::size_t i : ops) {
-      const KeyedAggregate& doc = documents_[i];
+      const Document& doc = documents_[i];
       bson_error_t error;
       bool appended = false;
       if (inserting) {
@@ -240,7 +243,7 @@ class ChunkWriter {
     if (!inserting && target_.update_locks != nullptr) {
       std::vector<std::uint64_t> hashes;
       hashes.reserve(sent.size());
-      for (std::size_t i : sent) hashes.push_back(hash_key(documents_[i].key));
+      for (std::size_t i : sent) hashes.push_back(lock_hash(documents_[i]));
       locked.emplace(*target_.update_locks, hashes);
     }
     Reply reply;
@@ -328,16 +331,15 @@ class ChunkWriter {
   }
 
   const WriteTarget& target_;
-  std::span<const KeyedAggregate> documents_;
+  std::span<const Document> documents_;
   const WriteStamp* stamp_;
   ChunkResult result_;
 };
 
-}  // namespace
-
-ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
-                        Clock::time_point deadline, const WriteStamp* stamp) {
-  ChunkWriter writer(target, documents, stamp);
+template <class Document>
+ChunkResult write_documents(ConnectionPool& pool, const WriteTarget& target, std::span<const Document> documents,
+                            Clock::time_point deadline, const WriteStamp* stamp) {
+  ChunkWriter<Document> writer(target, documents, stamp);
   thread_local std::minstd_rand jitter(std::random_device{}());
   milliseconds backoff(20);
   std::string last_error;
@@ -375,6 +377,18 @@ ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::sp
     backoff = std::min(backoff * 2, milliseconds(2000));
   }
   return std::move(writer.result());
+}
+
+}  // namespace
+
+ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
+                        Clock::time_point deadline, const WriteStamp* stamp) {
+  return write_documents(pool, target, documents, deadline, stamp);
+}
+
+ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const TotalsDocument> documents,
+                        Clock::time_point deadline, const WriteStamp* stamp) {
+  return write_documents(pool, target, documents, deadline, stamp);
 }
 
 }  // namespace flowmetrics::mongo

@@ -11,6 +11,7 @@
 #include "flowmetrics/upsert_result.hpp"
 #include "flowmetrics/write_stamp.hpp"
 #include "mongo/connection_pool.hpp"
+#include "mongo/documents.hpp"
 #include "mongo/key_locks.hpp"
 
 namespace flowmetrics::mongo {
@@ -61,6 +62,9 @@ struct ChunkResult {
 // With a `stamp` (write_stamp.hpp) the insert carries it and the update applies only to a
 // document whose stamp of that stream is older; re-sending anything is then idempotent.
 ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
+                        ConnectionPool::Clock::time_point deadline, const WriteStamp* stamp = nullptr);
+// The same for the rollups' per-dimension totals documents (always the aggregate policy).
+ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const TotalsDocument> documents,
                         ConnectionPool::Clock::time_point deadline, const WriteStamp* stamp = nullptr);
 
 }  // namespace flowmetrics::mongo

@@ -1,5 +1,7 @@
 #include "mongo/documents.hpp"
 
+#include <arpa/inet.h>
+
 #include <limits>
 
 namespace flowmetrics::mongo {
@@ -12,6 +14,13 @@ int length(const std::string& s) {
 std::int64_t to_int64(std::uint64_t value) {
   constexpr auto kMax = static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max());
   return static_cast<std::int64_t>(value > kMax ? kMax : value);
+}
+
+void append_address_keys(bson_t* doc, const MetricKey& key) {
+  const std::string source = address_sort_key(key.source_ip);
+  const std::string dest = address_sort_key(key.dest_ip);
+  BSON_APPEND_UTF8(doc, "source_ip_hex", source.c_str());
+  BSON_APPEND_UTF8(doc, "dest_ip_hex", dest.c_str());
 }
 
 void append_key_fields(bson_t* doc, const MetricKey& key) {
@@ -47,10 +56,34 @@ void append_replace_fields(bson_t* doc, const MetricAggregate& a, bool all_count
 
 }  // namespace
 
+std::string address_sort_key(std::string_view address) {
+  static constexpr char kHex[] = "0123456789abcdef";
+  const std::string text(address);
+  unsigned char bytes[16];
+  std::size_t size = 0;
+  char family = '?';
+  if (inet_pton(AF_INET, text.c_str(), bytes) == 1) {
+    size = 4;
+    family = '4';
+  } else if (inet_pton(AF_INET6, text.c_str(), bytes) == 1) {
+    size = 16;
+    family = '6';
+  } else {
+    return "?";  // never for a validated key; sorts apart from both families
+  }
+  std::string key(1 + 2 * size, family);
+  for (std::size_t i = 0; i < size; ++i) {
+    key[1 + 2 * i] = kHex[bytes[i] >> 4];
+    key[2 + 2 * i] = kHex[bytes[i] & 0xf];
+  }
+  return key;
+}
+
 BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp) {
   BsonPtr doc = make_bson();
   bson_append_utf8(doc.get(), "_id", 3, item.id.c_str(), length(item.id));
   append_key_fields(doc.get(), item.key);
+  append_address_keys(doc.get(), item.key);
   const MetricAggregate& a = item.aggregate;
   if (policy == MergePolicy::replace) {
     append_replace_fields(doc.get(), a, stamp != nullptr);
@@ -65,9 +98,11 @@ BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy, const Wri
   return doc;
 }
 
-BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp) {
+namespace {
+
+BsonPtr id_filter(const std::string& id, const WriteStamp* stamp) {
   BsonPtr filter = make_bson();
-  bson_append_utf8(filter.get(), "_id", 3, item.id.c_str(), length(item.id));
+  bson_append_utf8(filter.get(), "_id", 3, id.c_str(), length(id));
   if (stamp != nullptr) {
     const std::string field = applied_field(*stamp);
     bson_t condition, negated;
@@ -80,6 +115,70 @@ BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp) {
   return filter;
 }
 
+void append_totals(bson_t* doc, const char* prefix, const MetricAggregate& a) {
+  // Field names are short: FerretDB v1 decodes every field of a document it reads, and a
+  // totals document holds five counters per distinct value.
+  const std::string p(prefix);
+  bson_append_int64(doc, (p + "b").c_str(), -1, to_int64(a.bytes));
+  bson_append_int64(doc, (p + "p").c_str(), -1, to_int64(a.packets));
+  bson_append_int64(doc, (p + "f").c_str(), -1, to_int64(a.flows));
+  bson_append_int64(doc, (p + "c").c_str(), -1, to_int64(a.count));
+  bson_append_double(doc, (p + "v").c_str(), -1, a.sum);
+}
+
+}  // namespace
+
+BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp) {
+  return id_filter(item.id, stamp);
+}
+
+BsonPtr build_id_filter(const TotalsDocument& item, const WriteStamp* stamp) {
+  return id_filter(item.id, stamp);
+}
+
+BsonPtr build_document(const TotalsDocument& item, MergePolicy, const WriteStamp* stamp) {
+  BsonPtr doc = make_bson();
+  bson_append_utf8(doc.get(), "_id", 3, item.id.c_str(), length(item.id));
+  BSON_APPEND_UTF8(doc.get(), "dimension", item.dimension.c_str());
+  BSON_APPEND_DATE_TIME(doc.get(), "timestamp", item.timestamp_ms);
+  bson_t values, entry;
+  BSON_APPEND_DOCUMENT_BEGIN(doc.get(), "v", &values);
+  for (const auto& [value, a] : item.entries) {
+    bson_append_document_begin(&values, value.c_str(), length(value), &entry);
+    append_totals(&entry, "", a);
+    bson_append_document_end(&values, &entry);
+  }
+  bson_append_document_end(doc.get(), &values);
+  if (stamp != nullptr) append_stamp(doc.get(), *stamp);
+  return doc;
+}
+
+BsonPtr build_update(const TotalsDocument& item, MergePolicy, const WriteStamp* stamp) {
+  BsonPtr update = make_bson();
+  bson_t child;
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &child);
+  for (const auto& [value, a] : item.entries) append_totals(&child, ("v." + value + ".").c_str(), a);
+  bson_append_document_end(update.get(), &child);
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &child);
+  BSON_APPEND_UTF8(&child, "dimension", item.dimension.c_str());
+  BSON_APPEND_DATE_TIME(&child, "timestamp", item.timestamp_ms);
+  bson_append_document_end(update.get(), &child);
+  if (stamp != nullptr) {
+    const std::string field = applied_field(*stamp);
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
+    bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
+    bson_append_document_end(update.get(), &child);
+  }
+  return update;
+}
+
+std::uint64_t lock_hash(const TotalsDocument& item) noexcept {
+  // FNV-1a of the _id, mixed: only needs to spread documents over the lock stripes.
+  std::uint64_t h = 1469598103934665603ULL;
+  for (const char c : item.id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
+  return h ^ (h >> 29);
+}
+
 BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp) {
   const MetricAggregate& a = item.aggregate;
   BsonPtr update = make_bson();
@@ -88,6 +187,7 @@ BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const Write
     if (stamp == nullptr) return build_document(item, policy);
     BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
     append_key_fields(&child, item.key);
+    append_address_keys(&child, item.key);
     append_replace_fields(&child, a, true);
     const std::string field = applied_field(*stamp);
     bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
@@ -110,12 +210,15 @@ BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const Write
   BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &child);
   append_key_fields(&child, item.key);
   bson_append_document_end(update.get(), &child);
+  // $set rather than $setOnInsert: a document written before the field existed gains it at
+  // its next update.
+  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
+  append_address_keys(&child, item.key);
   if (stamp != nullptr) {
     const std::string field = applied_field(*stamp);
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
     bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
-    bson_append_document_end(update.get(), &child);
   }
+  bson_append_document_end(update.get(), &child);
   return update;
 }
 
@@ -123,7 +226,8 @@ std::size_t estimated_operation_bytes(const KeyedAggregate& item) noexcept {
   // Field names, types and numbers of the largest form (an aggregate update, which repeats
   // the key fields) come to well under 400 bytes; the strings appear at most twice.
   const MetricKey& k = item.key;
-  return 400 + 2 * (item.id.size() + k.source_ip.size() + k.dest_ip.size() + k.protocol.size());
+  // The two address sort keys add at most 2 x (33 + 20) bytes.
+  return 510 + 2 * (item.id.size() + k.source_ip.size() + k.dest_ip.size() + k.protocol.size());
 }
 
 }  // namespace flowmetrics::mongo

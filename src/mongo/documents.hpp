@@ -1,6 +1,10 @@
 #pragma once
 
 #include <cstddef>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
 
 #include "flowmetrics/merge_policy.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
@@ -17,7 +21,14 @@ namespace flowmetrics::mongo {
 //   packets, bytes, flows (int64)        aggregate: sums, always present;
 //                                        replace: the last values, present when non-zero
 
+//   source_ip_hex, dest_ip_hex           address_sort_key() of each address
 //   _applied     {<stream>: sequence} for stamped writes (write_stamp.hpp)
+
+// A fixed-width form of an address that sorts like the address within its family, so that a
+// CIDR prefix is a string range: '4' and 8 lower-case hex digits for IPv4, '6' and 32 for
+// IPv6 ("10.0.0.1" -> "40a000001"). The family digit keeps the families apart ("::ffff:10.0.0.1"
+// is an IPv6 address). "?" for text that is not an address (never for a validated key).
+std::string address_sort_key(std::string_view address);
 
 // The whole document, as inserted when the key is new (with `_applied` when stamped).
 BsonPtr build_document(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
@@ -32,5 +43,31 @@ BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const Write
 
 // An upper bound of the bytes one operation adds to a bulk write command, for splitting.
 std::size_t estimated_operation_bytes(const KeyedAggregate& item) noexcept;
+
+// The stripe of the update locks (key_locks.hpp) a document's updates hold.
+inline std::uint64_t lock_hash(const KeyedAggregate& item) noexcept {
+  return hash_key(item.key);
+}
+
+// One per-dimension totals document of a rollup tier (docs/rollups.md):
+//   _id        "<dimension>|<bucket start ms>", e.g. "source_ip|1732528800000"
+//   dimension  "all", "source_ip", "dest_ip", "source_port", "dest_port" or "protocol"
+//   timestamp  the bucket start (date)
+//   v          {<value>: {b: bytes, p: packets, f: flows, c: count, v: value sum}}, the value
+//              being address_sort_key() for addresses, the decimal port, the stored protocol
+//              name, or "all"
+//   _applied   as for the minute documents
+// Always written with the aggregate policy ($inc).
+struct TotalsDocument {
+  std::string id;
+  std::string dimension;
+  std::int64_t timestamp_ms = 0;
+  std::vector<std::pair<std::string, MetricAggregate>> entries;  // distinct values
+};
+
+BsonPtr build_document(const TotalsDocument& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
+BsonPtr build_id_filter(const TotalsDocument& item, const WriteStamp* stamp = nullptr);
+BsonPtr build_update(const TotalsDocument& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
+std::uint64_t lock_hash(const TotalsDocument& item) noexcept;
 
 }  // namespace flowmetrics::mongo

@@ -97,12 +97,17 @@ void append_index(bson_t* indexes, int position, const IndexSpec& spec) {
 
 void ensure_indexes(Client& client, const IndexPlan& plan) {
   std::vector<IndexSpec> wanted;
-  IndexSpec key_index{plan.key_index_name, {}, true, std::nullopt};
-  for (auto field : kKeyFields) key_index.keys.emplace_back(std::string(field), 1);
-  wanted.push_back(std::move(key_index));
+  if (plan.key_index) {
+    IndexSpec key_index{plan.key_index_name, {}, true, std::nullopt};
+    for (auto field : kKeyFields) key_index.keys.emplace_back(std::string(field), 1);
+    wanted.push_back(std::move(key_index));
+  }
   if (plan.retention) {
     wanted.push_back(IndexSpec{kTtlIndexName, {{"timestamp", 1}}, false, plan.retention->count()});
+  } else if (plan.timestamp_index) {
+    wanted.push_back(IndexSpec{kTimestampIndexName, {{"timestamp", 1}}, false, std::nullopt});
   }
+  if (wanted.empty()) return;
 
   CollectionPtr collection(mongoc_client_get_collection(client.get(), plan.database.c_str(), plan.collection.c_str()));
   const std::vector<IndexSpec> existing = list_indexes(collection.get());

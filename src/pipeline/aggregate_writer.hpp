@@ -16,6 +16,12 @@ class AggregateWriter {
   virtual ~AggregateWriter() = default;
   // With a `stamp`, the write is idempotent per document (write_stamp.hpp).
   virtual UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) = 0;
+  // Adds the written items of one whole flush (every chunk of its stamp) to the rollup tiers
+  // (MetricsAgent::upsert_rollups); repeating it with the same stamp adds nothing twice.
+  // Writers without rollups keep this no-op.
+  virtual UpsertResult write_rollups(std::span<const KeyedAggregate> /*written*/, const WriteStamp* /*stamp*/) {
+    return {};
+  }
 };
 
 class AgentWriter final : public AggregateWriter {
@@ -23,6 +29,9 @@ class AgentWriter final : public AggregateWriter {
   explicit AgentWriter(MetricsAgent& agent) : agent_(agent) {}
   UpsertResult write(std::span<const KeyedAggregate> batch, const WriteStamp* stamp) override {
     return agent_.upsert_aggregates(batch, std::nullopt, stamp);
+  }
+  UpsertResult write_rollups(std::span<const KeyedAggregate> written, const WriteStamp* stamp) override {
+    return agent_.upsert_rollups(written, std::nullopt, stamp);
   }
 
  private:

@@ -479,6 +479,11 @@ void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
   const WriteStamp stamp{spool_.identity() + "-p" + std::to_string(partition.index), flush.stamp};
   milliseconds backoff(100);
   auto& batch = flush.batch;
+  // The written items of this flush, for its rollups: written once every chunk is, under the
+  // flush's stamp, so that a replayed flush rebuilds and skips the same rollup documents
+  // (docs/rollups.md); chunks cannot each roll up, they share the stamp. The items count as
+  // settled (drain waits for them) only after their rollups.
+  std::vector<KeyedAggregate> written;
   std::size_t begin = 0;
   while (begin < batch.size()) {
     const std::size_t end = std::min(batch.size(), begin + options_.max_batch_keys);
@@ -504,7 +509,7 @@ void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
         if (next_error < result.errors.size() && result.errors[next_error].index == i)
           error = &result.errors[next_error++];
         if (error == nullptr) {
-          settle(chunk[i], true, false);
+          written.push_back(std::move(chunk[i]));  // settled once its rollups are written
         } else if (!retryable(error->code)) {
           spdlog::error("write of {} failed for good: {}", chunk[i].id, error->message);
           settle(chunk[i], false, error->outcome_unknown);
@@ -523,6 +528,31 @@ void Pipeline::write_with_retry(Partition& partition, Flush& flush) {
     }
     begin = end;
   }
+  if (!write_rollups_with_retry(written, stamp)) return;  // abandoned: left in the spool
+  for (const KeyedAggregate& item : written) settle(item, true, false);
+}
+
+bool Pipeline::write_rollups_with_retry(std::span<const KeyedAggregate> written, const WriteStamp& stamp) {
+  milliseconds backoff(100);
+  while (!written.empty()) {
+    if (abandon_) return false;
+    try {
+      const UpsertResult result = writer_.write_rollups(written, &stamp);
+      const bool again =
+          std::any_of(result.errors.begin(), result.errors.end(), [](const ItemError& e) { return retryable(e.code); });
+      for (const ItemError& e : result.errors) {
+        if (!retryable(e.code)) spdlog::error("rollup write failed for good: {}", e.message);
+      }
+      if (!again) return true;
+    } catch (const Error& e) {
+      return false;  // only a closed agent throws here; a replay of the flush writes the rollups
+    }
+    ++stats_.write_retries;
+    std::unique_lock lock(capacity_mu_);
+    capacity_.wait_for(lock, backoff, [this] { return abandon_.load(); });
+    backoff = std::min(backoff * 2, milliseconds(5'000));
+  }
+  return true;
 }
 
 void Pipeline::settle(const KeyedAggregate& item, bool written, bool unknown) {

@@ -129,6 +129,8 @@ class Pipeline final : public RecordSink {
   bool memory_saturated() const;
   void run_writer(Partition& partition);
   void write_with_retry(Partition& partition, Flush& flush);
+  // Returns false when abandoned before the rollups were written.
+  bool write_rollups_with_retry(std::span<const KeyedAggregate> written, const WriteStamp& stamp);
   void settle(const KeyedAggregate& item, bool written, bool unknown);
 
   const PipelineOptions options_;
