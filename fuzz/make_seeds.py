@@ -119,6 +119,15 @@ SEEDS["json_body_fuzzer"] = {
     "truncated_array": b"[" + RECORD + b", {",
 }
 
+SEEDS["filter_parser_fuzzer"] = {
+    "issue_example": b"source_ip in 10.0.0.0/8 and dest_port = 443 and protocol = tcp",
+    "not_group": b"not (source_ip = 10.0.0.1 or dest_port in 1000-2000)",
+    "sets_ipv6": b"source_ip in (10.0.0.1, 10.0.0.2) or dest_ip in 2001:db8::/32",
+    "protocols_ranges": b"protocol in (tcp, UDP, 47) and dest_port != 53 and src_port not in (0-1023, 8080)",
+    "nested_aliases": b"((not not dst_ip == ::ffff:10.0.0.1) or proto = ipv6-icmp)",
+    "truncated": b"dest_port = 443 and (",
+}
+
 for target, seeds in SEEDS.items():
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)

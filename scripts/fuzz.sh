@@ -9,7 +9,8 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 seconds=${1:-30}
 shift || true
 targets=("$@")
-((${#targets[@]})) || targets=(netflow_v5_fuzzer netflow_v9_fuzzer ipfix_fuzzer json_record_fuzzer json_body_fuzzer)
+((${#targets[@]})) || targets=(netflow_v5_fuzzer netflow_v9_fuzzer ipfix_fuzzer json_record_fuzzer json_body_fuzzer
+  filter_parser_fuzzer)
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)
 [ -n "$cxx" ] || { echo "fuzz: clang++ not found (scripts/install-deps.sh installs clang)" >&2; exit 1; }

@@ -10,6 +10,8 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 add_library(flowmetrics_collector STATIC
   config/collector_config.cpp
   ingest/json_record_parser.cpp
+  query/query_request.cpp
+  query/query_render.cpp
 )
 target_include_directories(flowmetrics_collector PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(flowmetrics_collector
@@ -50,6 +52,8 @@ add_library(flowmetrics_service STATIC
   ingest/tcp_json_input.cpp
   server/collector_metrics.cpp
   server/http_server.cpp
+  server/query_service.cpp
+  server/query_routes.cpp
 )
 find_package(absl REQUIRED)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool absl::flat_hash_map
@@ -62,6 +66,7 @@ add_library(flowmetrics_commands STATIC
   commands/runtime.cpp
   commands/serve.cpp
   commands/ingest.cpp
+  commands/query.cpp
 )
 target_link_libraries(flowmetrics_commands PUBLIC flowmetrics_service PRIVATE flowmetrics_warnings)
 target_compile_definitions(flowmetrics_commands PRIVATE FLOWMETRICS_VERSION="${PROJECT_VERSION}")

@@ -32,6 +32,35 @@ int main(int argc, char** argv) {
       app.add_subcommand("console", "Serve the web console and the query API alone (no inputs, no spool)");
   add_config_options(console);
   console->add_option("--listen", console_listen, "host:port to serve on (default: inputs.http.listen)");
+  // The query commands collect their options under the HTTP API's parameter names, so that
+  // one parser (src/query/query_request.cpp) checks both.
+  flowmetrics::query::Parameters parameters;
+  std::string format = "table";
+  const auto add_parameter = [&parameters](CLI::App* command, const std::string& flags, const std::string& name,
+                                           const std::string& help) {
+    command->add_option_function<std::string>(
+        flags, [&parameters, name](const std::string& value) { parameters[name] = value; }, help);
+  };
+  const auto add_query_options = [&](CLI::App* command) {
+    add_config_options(command);
+    add_parameter(command, "--measure", "measure", "bytes (default), packets, flows, value, count, bps or pps");
+    add_parameter(command, "--last", "last", "A range ending now: 15m, 1h (default), 7d, ...");
+    add_parameter(command, "--from", "from", "Range start: RFC 3339 or epoch seconds");
+    add_parameter(command, "--to", "to", "Range end (default now): RFC 3339 or epoch seconds");
+    add_parameter(command, "--where", "where",
+                  "Filter, e.g. 'source_ip in 10.0.0.0/8 and dest_port = 443 and protocol = tcp'");
+    command->add_option("--format", format, "table (default), json or csv");
+  };
+  CLI::App* top = app.add_subcommand("top", "Top-N of one or more dimensions by a measure (docs/query-api.md)");
+  add_query_options(top);
+  add_parameter(top, "--by", "by", "Dimensions, comma-separated: source_ip, dest_ip/24, dest_port, protocol, ...");
+  add_parameter(top, "-n,--limit", "limit", "Rows (default 10)");
+  CLI::App* series = app.add_subcommand("series", "A time series of a measure, optionally split by a dimension");
+  add_query_options(series);
+  add_parameter(series, "--step", "step", "Bin width in whole minutes: 1m, 5m, 1h, ...");
+  add_parameter(series, "--points", "points", "Wanted number of bins when no --step is given (default 60)");
+  add_parameter(series, "--split-by", "split_by", "One dimension: a series for each of its top -n values, then other");
+  add_parameter(series, "-n,--limit", "limit", "Series besides other with --split-by (default 5)");
 
   CLI::App* config = app.add_subcommand("config", "Configuration tools");
   config->require_subcommand(1);
@@ -39,10 +68,18 @@ int main(int argc, char** argv) {
   check->add_option("FILE", sources.file, "TOML configuration file")->required()->check(CLI::ExistingFile);
   check->add_option("--set", sources.overrides, "Override one option (repeatable)");
 
-  CLI11_PARSE(app, argc, argv);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& error) {
+    // --help and --version exit 0; a bad option or argument exits 2, as the query commands do.
+    const int code = app.exit(error);
+    return code == 0 ? 0 : 2;
+  }
   if (serve->parsed()) return flowmetrics::commands::serve(sources);
   if (ingest->parsed()) return flowmetrics::commands::ingest(sources, path);
   if (console->parsed()) return flowmetrics::commands::console(sources, console_listen);
+  if (top->parsed()) return flowmetrics::commands::top(sources, parameters, format);
+  if (series->parsed()) return flowmetrics::commands::series(sources, parameters, format);
   if (check->parsed()) return flowmetrics::commands::config_check(sources);
   return 2;
 }

@@ -15,6 +15,8 @@
 #include "ingest/netflow_udp_input.hpp"
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
+#include "server/query_routes.hpp"
+#include "server/query_service.hpp"
 
 namespace flowmetrics::commands {
 namespace {
@@ -90,6 +92,16 @@ int serve(const ConfigSources& sources) {
     spdlog::error("configuration: {}", e.what());
     return 2;
   }
+  server::QueryRouteOptions query_routes;
+  try {
+    if (!config.query.read_token_file.empty()) {
+      query_routes.tokens.push_back(read_secret_file(config.query.read_token_file, "query.read_token_file"));
+    }
+  } catch (const config::ConfigError& e) {
+    spdlog::error("configuration: {}", e.what());
+    return 2;
+  }
+  if (!bearer_token.empty()) query_routes.tokens.push_back(bearer_token);
   spdlog::info("flowmetrics {} starting: database {}.{}, {} writers, bucket {} s, policy {}", FLOWMETRICS_VERSION,
                config.database.database, config.database.collection, config.pipeline.writers,
                config.pipeline.bucket_width.count(), to_string(config.database.merge_policy));
@@ -102,11 +114,17 @@ int serve(const ConfigSources& sources) {
     return 1;
   }
 
+  // The query API (docs/query-api.md) on the same port, measured on the same /metrics; declared
+  // before the inputs, so that it outlives the HTTP server that calls it.
+  server::QueryService queries(runtime->agent(), {config.query.slow, config.query.timeout});
+  runtime->metrics().add_collectable(queries.registry());
   std::vector<std::unique_ptr<ingest::Input>> inputs;
   if (config.http.enabled) {
-    inputs.push_back(std::make_unique<server::HttpServer>(
+    auto http = std::make_unique<server::HttpServer>(
         server::HttpServerOptions{config.http.listen, config.http.max_body_bytes, config.http.threads, bearer_token},
-        runtime->pipeline(), [&] { return runtime->metrics().render(); }, [&] { return runtime->readiness(); }));
+        runtime->pipeline(), [&] { return runtime->metrics().render(); }, [&] { return runtime->readiness(); });
+    http->add_routes([&](httplib::Server& server) { server::register_query_routes(server, queries, query_routes); });
+    inputs.push_back(std::move(http));
   }
   if (config.tcp.enabled) {
     inputs.push_back(std::make_unique<ingest::TcpJsonInput>(

@@ -124,6 +124,17 @@ struct ShutdownConfig {
   friend bool operator==(const ShutdownConfig&, const ShutdownConfig&) = default;
 };
 
+// [query]: the read side (`flowmetrics top`/`series` and GET /v1/query/*, docs/query-api.md).
+struct QueryConfig {
+  std::chrono::milliseconds slow{500};        // a slower query is logged once; 0 logs none
+  std::chrono::milliseconds timeout{30'000};  // deadline of one HTTP query
+  // A file holding a bearer token that may only query; empty: queries need the write token
+  // (inputs.http.bearer_token_file) when that is set, and nothing otherwise.
+  std::string read_token_file;
+
+  friend bool operator==(const QueryConfig&, const QueryConfig&) = default;
+};
+
 struct CollectorConfig {
   DatabaseConfig database;
   PoolConfig pool;
@@ -134,6 +145,7 @@ struct CollectorConfig {
   SpoolConfig spool;
   LogConfig log;
   ShutdownConfig shutdown;
+  QueryConfig query;
 
   // The library options these settings imply.
   AgentOptions agent_options() const;

@@ -1,5 +1,6 @@
 #include "server/collector_metrics.hpp"
 
+#include <prometheus/collectable.h>
 #include <prometheus/metric_family.h>
 #include <prometheus/text_serializer.h>
 
@@ -175,6 +176,10 @@ std::string CollectorMetrics::render() const {
     families.push_back(std::move(wait));
   }
   if (netflow_stats_) add_netflow(families, netflow_stats_());
+  for (const auto& collectable : collectables_) {
+    auto more = collectable->Collect();
+    families.insert(families.end(), std::make_move_iterator(more.begin()), std::make_move_iterator(more.end()));
+  }
   return prometheus::TextSerializer().Serialize(families);
 }
 

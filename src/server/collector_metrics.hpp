@@ -1,12 +1,18 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "flowmetrics/pool_stats.hpp"
 #include "ingest/netflow_input_stats.hpp"
 #include "pipeline/pipeline_stats.hpp"
+
+namespace prometheus {
+class Collectable;
+}
 
 namespace flowmetrics::server {
 
@@ -36,12 +42,18 @@ class CollectorMetrics {
   }
   // The same for the spool's gauges.
   void set_spool_state(std::function<SpoolState()> spool_state) { spool_state_ = std::move(spool_state); }
+  // Metrics kept in a prometheus-cpp registry elsewhere (the query API's histograms), added to
+  // every later scrape. The same: call before the HTTP server starts serving.
+  void add_collectable(std::shared_ptr<prometheus::Collectable> collectable) {
+    collectables_.push_back(std::move(collectable));
+  }
 
  private:
   const pipeline::PipelineStats& stats_;
   std::function<std::optional<PoolStats>()> pool_stats_;
   std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
   std::function<SpoolState()> spool_state_;
+  std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
 };
 
 }  // namespace flowmetrics::server

@@ -46,6 +46,9 @@ class HttpServer final : public ingest::Input {
   void stop() override;
   std::string bound_address() const override { return bound_; }
 
+  // Mounts more routes (e.g. register_query_routes); call before start().
+  void add_routes(const std::function<void(httplib::Server&)>& mount) { mount(*server_); }
+
  private:
   void routes();
 
