@@ -240,9 +240,9 @@ class ConsoleTest(unittest.TestCase):
         self.assertEqual(self.legend(page), [k for k, _ in expected["rows"]] + ["Other"])
 
         # Filter, typed in the query syntax.
-        self.change(page, lambda: (page.fill("#where", "protocol = tcp and dest_port in 443, 8443"),
+        self.change(page, lambda: (page.fill("#where", "protocol = tcp and dest_port in (443, 8443)"),
                                    page.press("#where", "Enter")))
-        self.assertEqual(self.url_params(page)["where"], "protocol = tcp and dest_port in 443, 8443")
+        self.assertEqual(self.url_params(page)["where"], "protocol = tcp and dest_port in (443, 8443)")
         keep = lambda r: last_hour(r) and r["dest_port"] in (443, 8443)  # noqa: E731
         self.assert_table(page, expected_top(self.records, ["dest_port"], "bytes", 10, keep))
 
@@ -251,8 +251,8 @@ class ConsoleTest(unittest.TestCase):
         self.change(page, lambda: page.select_option("#measure", "pps"))
         self.change(page, lambda: page.select_option("#view", "lines"))
         self.change(page, lambda: page.select_option("#dim", "source_ip"))
-        self.assertEqual(self.url_params(page), {"dim": "source_ip", "last": "6h", "measure": "pps", "view": "lines",
-                                                 "where": "protocol = tcp and dest_port in 443, 8443"})
+        self.assertEqual(self.url_params(page), {"last": "6h", "measure": "pps", "view": "lines",
+                                                 "where": "protocol = tcp and dest_port in (443, 8443)"})
         keep = lambda r: self.recent(6)(r) and r["dest_port"] in (443, 8443)  # noqa: E731
         expected = expected_top(self.records, ["source_ip"], "packets", 10, keep)
         self.assert_table(page, expected)
@@ -266,7 +266,7 @@ class ConsoleTest(unittest.TestCase):
         fresh = self.open_page(page.url)
         self.wait_ready(fresh)
         self.assertEqual(self.table(fresh), self.table(page))
-        self.assertEqual(fresh.input_value("#where"), "protocol = tcp and dest_port in 443, 8443")
+        self.assertEqual(fresh.input_value("#where"), "protocol = tcp and dest_port in (443, 8443)")
         self.assertEqual(fresh.input_value("#view"), "lines")
 
         # An absolute range, starting from the one in view; its link works too.
@@ -364,12 +364,12 @@ class ConsoleTest(unittest.TestCase):
         page.wait_for_selector("#token-dialog[open]")
         page.fill("#token", "s3cret-console-token")
         page.press("#token", "Enter")
-        page.wait_for_function("document.body.dataset.state === 'ready'")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
         expected = expected_top(self.records, ["source_ip"], "bytes", 10, self.recent(1))
         self.assertEqual(self.table(page)["rows"], expected["rows"])
         # Asked once: a reload in the same tab keeps the token (sessionStorage).
         page.reload()
-        page.wait_for_function("document.body.dataset.state === 'ready'")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
         self.assertFalse(page.is_visible("#token-dialog"))
 
     def test_quickstart_data_render_time(self):
@@ -392,7 +392,7 @@ class ConsoleTest(unittest.TestCase):
         page = context.new_page()
         page.set_default_timeout(TIMEOUT_MS)
         page.goto(console.base + "/?from=2024-11-25T10:20:00Z&to=2024-11-25T11:20:00Z")
-        page.wait_for_function("document.body.dataset.state === 'ready'")
+        page.wait_for_function("() => document.body.dataset.state === 'ready'")
         expected = expected_top(records, ["source_ip"], "bytes", 10, lambda r: True)
         self.assertEqual(self.table(page)["rows"], expected["rows"])
         timing = page.evaluate("""() => {
