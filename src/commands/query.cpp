@@ -70,9 +70,9 @@ int run_query(const char* command, const ConfigSources& sources, const query::Pa
   } catch (const Error& error) {
     if (error.code() == errc::invalid_argument) {
       const std::string parameter = query::parameter_for_library_error(error.what());
-      return refuse(command, query::ParameterError(parameter, error.what()), parameters);
+      return refuse(command, query::ParameterError(parameter, query::message_of(error)), parameters);
     }
-    std::cerr << "flowmetrics " << command << ": " << error.what() << '\n';
+    std::cerr << "flowmetrics " << command << ": " << query::message_of(error) << '\n';
     return 1;
   }
 }

@@ -117,7 +117,7 @@ int serve(const ConfigSources& sources) {
   // The query API (docs/query-api.md) on the same port, measured on the same /metrics; declared
   // before the inputs, so that it outlives the HTTP server that calls it.
   server::QueryService queries(runtime->agent(), {config.query.slow, config.query.timeout});
-  runtime->metrics().add_collectable(queries.registry());
+  runtime->metrics().add_collectable(queries.collectable());
   std::vector<std::unique_ptr<ingest::Input>> inputs;
   if (config.http.enabled) {
     auto http = std::make_unique<server::HttpServer>(

@@ -258,6 +258,19 @@ KeyDescriptor bool_key(std::string_view name, Section CollectorConfig::*section,
           [=](const CollectorConfig& c) { return std::string(c.*section.*field ? "true" : "false"); }};
 }
 
+// A retention in seconds: 0 keeps forever; at most MongoDB's int32 expireAfterSeconds.
+KeyDescriptor retention_key(std::string_view name, std::optional<std::chrono::seconds> DatabaseConfig::*field) {
+  return {
+      name, toml::node_type::integer,
+      [=](CollectorConfig& c, const toml::node& value) {
+        const std::int64_t n = value.as_integer()->get();
+        std::string problem = check_range(n, 0, 2'147'483'647);
+        if (problem.empty()) c.database.*field = n == 0 ? std::nullopt : std::optional(std::chrono::seconds(n));
+        return problem;
+      },
+      [=](const CollectorConfig& c) { return std::to_string(c.database.*field ? (c.database.*field)->count() : 0); }};
+}
+
 // Upper bounds: one day for any time span (also keeps every millisecond value inside the
 // driver's int32 options); sizes where more could only be a mistake.
 constexpr std::int64_t kDayMs = 86'400'000;
@@ -303,6 +316,10 @@ const std::vector<KeyDescriptor>& key_table() {
                       return std::to_string(c.database.retention ? c.database.retention->count() : 0);
                     }},
       string_key("database.uri_file", &CollectorConfig::database, &DatabaseConfig::uri_file, check_path),
+      bool_key("database.rollups", &CollectorConfig::database, &DatabaseConfig::rollups),
+      retention_key("database.rollup_hour_retention_seconds", &DatabaseConfig::rollup_hour_retention),
+      retention_key("database.rollup_minute_totals_retention_seconds", &DatabaseConfig::rollup_minute_totals_retention),
+      retention_key("database.rollup_hour_totals_retention_seconds", &DatabaseConfig::rollup_hour_totals_retention),
       string_key("database.write_concern", &CollectorConfig::database, &DatabaseConfig::write_concern,
                  check_write_concern),
       bool_key("database.journal", &CollectorConfig::database, &DatabaseConfig::journal),
@@ -481,6 +498,10 @@ AgentOptions CollectorConfig::agent_options() const {
   options.retention = database.retention;
   options.write_concern = database.write_concern;
   options.journal = database.journal;
+  options.rollups.enabled = database.rollups;
+  options.rollups.hour_retention = database.rollup_hour_retention;
+  options.rollups.minute_totals_retention = database.rollup_minute_totals_retention;
+  options.rollups.hour_totals_retention = database.rollup_hour_totals_retention;
   return options;
 }
 

@@ -43,6 +43,11 @@ struct DatabaseConfig {
   std::string uri_file;
   std::string write_concern = "majority";  // "majority" or a number of members (1 or more)
   bool journal = true;                     // j=true: acknowledged once in the server's journal
+  // The read side's rollup tiers (AgentOptions::rollups, docs/rollups.md); unset = forever.
+  bool rollups = true;
+  std::optional<std::chrono::seconds> rollup_hour_retention;
+  std::optional<std::chrono::seconds> rollup_minute_totals_retention{std::chrono::hours(48)};
+  std::optional<std::chrono::seconds> rollup_hour_totals_retention;
 
   friend bool operator==(const DatabaseConfig&, const DatabaseConfig&) = default;
 };

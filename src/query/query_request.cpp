@@ -132,7 +132,7 @@ Dimension parse_dimension_parameter(const std::string& name, std::string_view te
   try {
     return parse_dimension(text);
   } catch (const Error& error) {
-    throw ParameterError(name, error.what());
+    throw ParameterError(name, message_of(error));
   }
 }
 
@@ -196,7 +196,7 @@ Filter parse_where(const Parameters& parameters) {
   try {
     return parse_filter(it->second);
   } catch (const FilterError& error) {
-    throw ParameterError("where", error.what(), error.position());
+    throw ParameterError("where", message_of(error), error.position());
   }
 }
 
@@ -256,6 +256,13 @@ SeriesQuery parse_series_request(const Parameters& parameters, std::int64_t now)
     throw ParameterError("limit", "limit applies to a split series: give split_by too");
   }
   return query;
+}
+
+std::string message_of(const std::system_error& error) {
+  std::string text = error.what();
+  const std::string suffix = ": " + error.code().message();
+  if (text.size() > suffix.size() && text.ends_with(suffix)) text.resize(text.size() - suffix.size());
+  return text;
 }
 
 std::string parameter_for_library_error(std::string_view message) {

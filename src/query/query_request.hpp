@@ -7,6 +7,7 @@
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 #include "flowmetrics/query.hpp"
 
@@ -37,6 +38,9 @@ class ParameterError : public std::runtime_error {
 // bad parameter, naming it.
 [[nodiscard]] TopQuery parse_top_request(const Parameters& parameters, std::int64_t now_ms);
 [[nodiscard]] SeriesQuery parse_series_request(const Parameters& parameters, std::int64_t now_ms);
+
+// An Error's message without the ": invalid argument" std::system_error appends to what().
+[[nodiscard]] std::string message_of(const std::system_error& error);
 
 // The library names a field in its invalid_argument messages ("dimensions", "range", ...);
 // this is the parameter that carries it ("by", "from", ...), "request" when none fits.

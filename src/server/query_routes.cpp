@@ -73,12 +73,12 @@ void handle(const httplib::Request& request, httplib::Response& response, QueryS
       response.set_content(render(query, result, query::Format::json), "application/json");
     } catch (const Error& error) {
       if (error.code() == errc::invalid_argument) {
-        const query::ParameterError refused(query::parameter_for_library_error(error.what()), error.what());
+        const query::ParameterError refused(query::parameter_for_library_error(error.what()), query::message_of(error));
         answer_error(response, 400, "bad_parameter", refused.what(), &refused);
       } else if (is_unavailable(error.code())) {
-        answer_error(response, 503, "database_unavailable", error.what());
+        answer_error(response, 503, "database_unavailable", query::message_of(error));
       } else {
-        answer_error(response, 500, "query_failed", error.what());
+        answer_error(response, 500, "query_failed", query::message_of(error));
       }
     } catch (const std::exception& error) {
       answer_error(response, 500, "query_failed", error.what());

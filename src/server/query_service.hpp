@@ -7,6 +7,7 @@
 #include "flowmetrics/query.hpp"
 
 namespace prometheus {
+class Collectable;
 class Registry;
 template <typename T>
 class Family;
@@ -27,7 +28,7 @@ struct QueryServiceOptions {
 
 // The queries the HTTP API runs (GET /v1/query/*), measured: a latency histogram per query
 // kind and tier, the documents the server examined when it reports them, outcome counters,
-// and one warning per query slower than `slow`. The metrics live in registry(), which the
+// and one warning per query slower than `slow`. The metrics live in collectable(), which the
 // collector's /metrics includes (CollectorMetrics::add_collectable).
 // Thread-safe: one service serves every HTTP thread. `agent` must outlive it.
 class QueryService {
@@ -45,7 +46,8 @@ class QueryService {
   // Counts a request refused before it reached the library (a bad parameter).
   void count_bad_request(std::string_view kind);
 
-  [[nodiscard]] std::shared_ptr<prometheus::Registry> registry() const { return registry_; }
+  // The service's metrics, for CollectorMetrics::add_collectable.
+  [[nodiscard]] std::shared_ptr<prometheus::Collectable> collectable() const;
 
  private:
   void observe(std::string_view kind, const QueryStats& stats, const std::string& description);

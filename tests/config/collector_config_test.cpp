@@ -46,7 +46,11 @@ CollectorConfig non_default_config() {
                 seconds(86'400),
                 "/run/secrets/mongodb-uri",
                 "2",
-                false};
+                false,
+                false,
+                seconds(7 * 86'400),
+                seconds(3'600),
+                seconds(30 * 86'400)};
   c.pool = {20, 2, milliseconds(60'000), milliseconds(250), milliseconds(2'000)};
   c.pipeline = {seconds(0), 16, 1'000, 100, milliseconds(50), seconds(0)};
   c.tcp = {false, "[::1]:0", 1'024, 8};
@@ -124,6 +128,10 @@ retention_seconds = 86400
 uri_file = "/run/secrets/mongodb-uri"
 write_concern = "2"
 journal = false
+rollups = false
+rollup_hour_retention_seconds = 604800
+rollup_minute_totals_retention_seconds = 3600
+rollup_hour_totals_retention_seconds = 2592000
 [pool]
 max_size = 20
 min_size = 2

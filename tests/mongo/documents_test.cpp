@@ -25,14 +25,16 @@ TEST(BuildDocument, ReplaceStoresTheLastValueAndTheKeyFields) {
   EXPECT_EQ(json(build_document(sample(), MergePolicy::replace)),
             R"({ "_id" : "10.0.0.1|10.0.0.2|5353|53|UDP|1732530000000", "source_ip" : "10.0.0.1", )"
             R"("dest_ip" : "10.0.0.2", "source_port" : 5353, "dest_port" : 53, "protocol" : "UDP", )"
-            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" }, "value" : 5.0, "packets" : 3, "bytes" : 400 })");
+            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" }, "source_ip_hex" : "40a000001", )"
+            R"("dest_ip_hex" : "40a000002", "value" : 5.0, "packets" : 3, "bytes" : 400 })");
 }
 
 TEST(BuildDocument, AggregateStoresSumCountMinMaxAndCounters) {
   EXPECT_EQ(json(build_document(sample(), MergePolicy::aggregate)),
             R"({ "_id" : "10.0.0.1|10.0.0.2|5353|53|UDP|1732530000000", "source_ip" : "10.0.0.1", )"
             R"("dest_ip" : "10.0.0.2", "source_port" : 5353, "dest_port" : 53, "protocol" : "UDP", )"
-            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" }, "value" : 7.0, "count" : 2, "min" : 2.0, )"
+            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" }, "source_ip_hex" : "40a000001", )"
+            R"("dest_ip_hex" : "40a000002", "value" : 7.0, "count" : 2, "min" : 2.0, )"
             R"("max" : 5.0, "packets" : 3, "bytes" : 400, "flows" : 0 })");
 }
 
@@ -41,7 +43,33 @@ TEST(BuildUpdate, AggregateIncrementsAndKeepsExtremes) {
             R"({ "$inc" : { "value" : 7.0, "count" : 2, "packets" : 3, "bytes" : 400, "flows" : 0 }, )"
             R"("$min" : { "min" : 2.0 }, "$max" : { "max" : 5.0 }, "$setOnInsert" : { "source_ip" : "10.0.0.1", )"
             R"("dest_ip" : "10.0.0.2", "source_port" : 5353, "dest_port" : 53, "protocol" : "UDP", )"
-            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" } } })");
+            R"("timestamp" : { "$date" : "2024-11-25T10:20:00Z" } }, )"
+            R"("$set" : { "source_ip_hex" : "40a000001", "dest_ip_hex" : "40a000002" } })");
+}
+
+TEST(AddressSortKey, SortsLikeTheAddressWithinItsFamily) {
+  EXPECT_EQ(address_sort_key("10.0.0.1"), "40a000001");
+  EXPECT_EQ(address_sort_key("255.255.255.255"), "4ffffffff");
+  EXPECT_EQ(address_sort_key("2001:db8::1"), "620010db8000000000000000000000001");
+  EXPECT_EQ(address_sort_key("::ffff:10.0.0.1"), "600000000000000000000ffff0a000001");
+  EXPECT_EQ(address_sort_key("not an address"), "?");
+  EXPECT_LT(address_sort_key("10.0.0.9"), address_sort_key("10.0.0.10"));
+}
+
+TEST(TotalsDocument, InsertsEntriesAndIncrementsThem) {
+  TotalsDocument doc{"protocol|1732528800000", "protocol", 1'732'528'800'000, {}};
+  MetricAggregate a;
+  a.add(Metric{"10.0.0.1", "10.0.0.2", 1, 2, "TCP", {}, 1.5, 2, 300, 1});
+  doc.entries.emplace_back("TCP", a);
+  const WriteStamp stamp{"s-p0", 7};
+  EXPECT_EQ(json(build_document(doc, MergePolicy::aggregate, &stamp)),
+            R"({ "_id" : "protocol|1732528800000", "dimension" : "protocol", )"
+            R"("timestamp" : { "$date" : "2024-11-25T10:00:00Z" }, "v" : { "TCP" : { "b" : 300, "p" : 2, "f" : 1, )"
+            R"("c" : 1, "v" : 1.5 } }, "_applied" : { "s-p0" : 7 } })");
+  EXPECT_EQ(json(build_update(doc, MergePolicy::aggregate, &stamp)),
+            R"({ "$inc" : { "v.TCP.b" : 300, "v.TCP.p" : 2, "v.TCP.f" : 1, "v.TCP.c" : 1, "v.TCP.v" : 1.5 }, )"
+            R"("$setOnInsert" : { "dimension" : "protocol", "timestamp" : { "$date" : "2024-11-25T10:00:00Z" } }, )"
+            R"("$set" : { "_applied.s-p0" : 7 } })");
 }
 
 TEST(BuildIdFilter, FiltersOnTheIdOnly) {

@@ -26,7 +26,7 @@ namespace {
 using namespace flowmetrics::testing;
 namespace fs = std::filesystem;
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
@@ -39,7 +39,7 @@ std::string read_file(const fs::path& path) {
 }
 
 // Runs the flowmetrics binary with `args`, standard output and error kept apart.
-Run run_cli(const std::vector<std::string>& args, const fs::path& directory) {
+CliRun run_cli(const std::vector<std::string>& args, const fs::path& directory) {
   static int runs = 0;
   const fs::path out = directory / ("out-" + std::to_string(++runs));
   const fs::path err = directory / ("err-" + std::to_string(runs));
@@ -53,7 +53,7 @@ Run run_cli(const std::vector<std::string>& args, const fs::path& directory) {
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   pid_t pid = -1;
-  Run run;
+  CliRun run;
   if (posix_spawn(&pid, argv[0].c_str(), &actions, nullptr, pointers.data(), environ) == 0) {
     int status = 0;
     waitpid(pid, &status, 0);
@@ -95,7 +95,7 @@ class QueryCli : public ::testing::Test {
   void SetUp() override { ASSERT_EQ(ingest_.code, 0) << ingest_.out << ingest_.err; }
 
   // `flowmetrics <args> --from <base> --to <base + 30 min>` on the test's collection.
-  static Run query(std::vector<std::string> args) {
+  static CliRun query(std::vector<std::string> args) {
     args.insert(args.end(), {"--from", "2024-11-25T10:00:00Z", "--to", "1732530600"});
     const auto more = database_options();
     args.insert(args.end(), more.begin(), more.end());
@@ -105,7 +105,7 @@ class QueryCli : public ::testing::Test {
   static inline fs::path directory_;
   static inline std::string collection_;
   static inline std::vector<FlowRecord> records_;
-  static inline Run ingest_;
+  static inline CliRun ingest_;
 };
 
 double bytes_of(const FlowRecord& r) {
@@ -159,7 +159,7 @@ void expect_top_json(const std::string& text, const std::vector<std::string>& na
 }
 
 TEST_F(QueryCli, TopBySourceIpJsonMatchesIndependentSums) {
-  const Run run = query({"top", "--by", "source_ip", "-n", "5", "--format", "json"});
+  const CliRun run = query({"top", "--by", "source_ip", "-n", "5", "--format", "json"});
   ASSERT_EQ(run.code, 0) << run.err;
   const auto expected = ranked(
       records_, [](const FlowRecord& r) { return r.source_ip; }, bytes_of);
@@ -171,7 +171,7 @@ TEST_F(QueryCli, TopBySourceIpJsonMatchesIndependentSums) {
 }
 
 TEST_F(QueryCli, TopByTwoDimensionsWithAFilter) {
-  const Run run =
+  const CliRun run =
       query({"top", "--by", "dest_port,protocol", "--measure", "packets", "-n", "4", "--where",
              "source_ip in 10.0.1.0/24 or dest_port in 1000-2000 and not protocol = udp", "--format", "json"});
   ASSERT_EQ(run.code, 0) << run.err;
@@ -191,7 +191,7 @@ TEST_F(QueryCli, TopByTwoDimensionsWithAFilter) {
 }
 
 TEST_F(QueryCli, TopByPrefixAsCsv) {
-  const Run run = query({"top", "--by", "source_ip/24", "-n", "3", "--format", "csv"});
+  const CliRun run = query({"top", "--by", "source_ip/24", "-n", "3", "--format", "csv"});
   ASSERT_EQ(run.code, 0) << run.err;
   const auto expected = ranked(
       records_, [](const FlowRecord& r) { return ipv4_prefix(r.source_ip, 24); }, bytes_of);
@@ -213,7 +213,7 @@ TEST_F(QueryCli, TopByPrefixAsCsv) {
 }
 
 TEST_F(QueryCli, TopTableIsAlignedWithHumanUnits) {
-  const Run run = query({"top", "--by", "dest_ip", "--measure", "bps", "-n", "10"});
+  const CliRun run = query({"top", "--by", "dest_ip", "--measure", "bps", "-n", "10"});
   ASSERT_EQ(run.code, 0) << run.err;
   // bps over the 30-minute range: bytes * 8 / 1800.
   const auto expected = ranked(
@@ -234,8 +234,9 @@ TEST_F(QueryCli, TopTableIsAlignedWithHumanUnits) {
     const std::size_t line_start = run.out.find("\n", at) + 1;
     const std::size_t line_end = run.out.find("\n", line_start);
     const std::string line = run.out.substr(line_start, line_end - line_start);
-    EXPECT_TRUE(line.find(" " + std::to_string(i + 1) + "  " + expected[i].first + " ") != std::string::npos &&
-                line.find(rate) != std::string::npos && line.ends_with(share))
+    EXPECT_TRUE(
+        line.substr(line.find_first_not_of(' ')).starts_with(std::to_string(i + 1) + "  " + expected[i].first + " ") &&
+        line.find(rate) != std::string::npos && line.ends_with(share))
         << "line: '" << line << "' expected " << expected[i].first << " " << rate << " " << share;
     at = line_start;
   }
@@ -243,7 +244,7 @@ TEST_F(QueryCli, TopTableIsAlignedWithHumanUnits) {
 }
 
 TEST_F(QueryCli, SeriesJsonBinsMatchIndependentSums) {
-  const Run run = query({"series", "--step", "5m", "--format", "json"});
+  const CliRun run = query({"series", "--step", "5m", "--format", "json"});
   ASSERT_EQ(run.code, 0) << run.err;
   std::map<std::int64_t, double> bins;  // epoch seconds -> bytes
   for (const auto& r : records_) bins[(r.timestamp_ms - r.timestamp_ms % 300'000) / 1000] += bytes_of(r);
@@ -274,7 +275,7 @@ TEST_F(QueryCli, SeriesJsonBinsMatchIndependentSums) {
 }
 
 TEST_F(QueryCli, SeriesSplitByProtocolFoldsTheRestIntoOther) {
-  const Run run = query({"series", "--step", "10m", "--split-by", "protocol", "-n", "1", "--format", "csv"});
+  const CliRun run = query({"series", "--step", "10m", "--split-by", "protocol", "-n", "1", "--format", "csv"});
   ASSERT_EQ(run.code, 0) << run.err;
   const auto ranking = ranked(
       records_, [](const FlowRecord& r) { return r.protocol; }, bytes_of);
@@ -295,7 +296,7 @@ TEST_F(QueryCli, SeriesSplitByProtocolFoldsTheRestIntoOther) {
 }
 
 TEST_F(QueryCli, SeriesTableDrawsAChart) {
-  const Run run = query({"series", "--points", "3"});
+  const CliRun run = query({"series", "--points", "3"});
   ASSERT_EQ(run.code, 0) << run.err;
   EXPECT_NE(run.out.find("bytes per 10 min"), std::string::npos) << run.out;
   EXPECT_NE(run.out.find("2024-11-25 10:20"), std::string::npos) << run.out;
@@ -326,12 +327,12 @@ TEST(QueryCliOptions, BadOptionsExitTwoNamingTheOption) {
       {{"series", "--step", "1m", "--points", "5"}, "--points"},
   };
   for (const auto& refusal : refusals) {
-    const Run run = run_cli(refusal.args, directory);
+    const CliRun run = run_cli(refusal.args, directory);
     EXPECT_EQ(run.code, 2) << refusal.named << ": " << run.err;
     EXPECT_NE(run.err.find(refusal.named), std::string::npos) << run.err;
   }
   // A filter error shows the expression with a caret under the offending token.
-  const Run run = run_cli({"top", "--by", "source_ip", "--where", "dest_port = 443 and protocl = tcp"}, directory);
+  const CliRun run = run_cli({"top", "--by", "source_ip", "--where", "dest_port = 443 and protocl = tcp"}, directory);
   EXPECT_EQ(run.code, 2);
   EXPECT_NE(run.err.find("flowmetrics top: --where: filter: at position 20: unknown field 'protocl'"),
             std::string::npos)

@@ -44,7 +44,7 @@ inline std::vector<FlowRecord> make_flow_records(std::size_t count, std::uint32_
   std::vector<FlowRecord> records;
   for (std::size_t i = 0; i < count; ++i) {
     FlowRecord r;
-    const unsigned source = std::min(rng() % 40, rng() % 40);  // skewed towards 0
+    const auto source = static_cast<unsigned>(std::min(rng() % 40, rng() % 40));  // skewed towards 0
     r.source_ip = "10.0." + std::to_string(source % 4) + "." + std::to_string(1 + source);
     r.dest_ip = kDests[rng() % 5];
     r.protocol = kProtocols[rng() % 3];
