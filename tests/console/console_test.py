@@ -400,7 +400,7 @@ class ConsoleTest(unittest.TestCase):
             return {render: Number(document.body.dataset.firstRenderMs), queries: Number(document.body.dataset.renderMs),
                     load: nav ? nav.loadEventEnd : 0};
         }""")
-        print(f"console: the quick start's data (10,000 records, 2,800 documents), a one-hour view: first render "
+        print(f"console: the quick start's data (10,000 records), a one-hour view: first render "
               f"{timing['render']:.0f} ms after navigation start (queries and drawing {timing['queries']:.0f} ms, "
               f"page load {timing['load']:.0f} ms)", file=sys.stderr)
         self.screenshot(page, "quickstart-hour.png")
