@@ -79,6 +79,10 @@ std::int64_t covered_from(std::int64_t start, std::int64_t a, std::int64_t b, st
 // Splits [from, to) into pieces, each answered exactly by one tier: whole hours from an hour
 // tier, whole minutes from a minute totals tier, the rest from the minute collection.
 std::vector<Segment> plan(const QuerySource& source, std::int64_t from, std::int64_t to, bool totals, bool hours) {
+  // A range that reaches now may end at the end of the current hour instead: no document has a
+  // later timestamp than now (one stamped in the future by a skewed exporter would be counted),
+  // and whole hours and minutes are what the rollup tiers answer.
+  if (to >= source.now_ms && source.now_ms > 0) to = ceil_to(to, hours ? kHourMs : kMinuteMs);
   std::vector<Segment> out;
   auto push = [&](QueryTier tier, std::int64_t a, std::int64_t b) {
     if (a >= b) return;

@@ -27,7 +27,7 @@ using std::chrono::system_clock;
 
 constexpr std::int64_t kMinute = 60'000;
 constexpr std::int64_t kHour = 3'600'000;
-constexpr std::int64_t kT0 = 1'796'191'200'000;  // 2026-12-01T10:00:00Z, a whole hour
+constexpr std::int64_t kT0 = 1'796'191'200'000;  // 2026-12-02T06:00:00Z, a whole hour in the past
 
 // The generated data, in the terms the test computes with: what was sent.
 struct Record {
@@ -279,6 +279,14 @@ TEST_F(QueryEngineTest, TopByEveryDimensionOnTheTotalsTiers) {
               (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute_totals, QueryTier::minute}))
         << by;
   }
+}
+
+TEST_F(QueryEngineTest, ARangeEndingNowReadsTheCurrentHourFromTheHourTier) {
+  const std::int64_t now = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  // Seconds after the last whole minute, up to now: still the hour totals alone, since no
+  // document is stamped later than now.
+  const TopResult r = check_top({"protocol"}, "bytes", kT0, now + 1, "", kAll);
+  EXPECT_EQ(r.stats.tiers, std::vector<QueryTier>{QueryTier::hour_totals});
 }
 
 TEST_F(QueryEngineTest, TopByEveryMeasure) {
