@@ -60,7 +60,9 @@ QueryService::QueryService(MetricsAgent& agent, QueryServiceOptions options)
 
 QueryService::~QueryService() = default;
 
-std::shared_ptr<prometheus::Collectable> QueryService::collectable() const { return registry_; }
+std::shared_ptr<prometheus::Collectable> QueryService::collectable() const {
+  return registry_;
+}
 
 void QueryService::count(std::string_view kind, std::string_view outcome) {
   queries_->Add({{"kind", std::string(kind)}, {"outcome", std::string(outcome)}}).Increment();
