@@ -14,18 +14,34 @@ packages=(
   softflowd nfdump python3-scapy
   clang ccache
   lintian systemd dpkg-dev file man-db adduser
+  chromium
 )
 
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
 missing=()
 for p in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
   echo "install-deps: installing Debian packages: ${missing[*]}"
-  sudo_cmd=()
-  [ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
   "${sudo_cmd[@]}" apt-get update -qq
   DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
+
+# The web console is bundled with npm at build time; any node 18+ with its npm will do (Debian's
+# when none is there). Its browser tests drive Debian's chromium with Playwright for Python.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "install-deps: installing node and npm from Debian"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq nodejs npm >/dev/null
+fi
+if ! python3 -c 'import playwright' 2>/dev/null; then
+  echo "install-deps: installing Playwright for Python (pip; it drives /usr/bin/chromium)"
+  python3 -m pip --version >/dev/null 2>&1 ||
+    DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq python3-pip >/dev/null
+  python3 -m pip install -q --disable-pip-version-check playwright==1.65.2 2>/dev/null ||
+    python3 -m pip install -q --disable-pip-version-check --break-system-packages playwright==1.65.2
 fi
 
 if ! command -v go >/dev/null 2>&1; then

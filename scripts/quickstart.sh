@@ -29,3 +29,4 @@ python3 "$root/scripts/gen_workload.py" --records 10000 |
   MONGODB_URI="$uri" "$root/build/apps/flowmetrics" ingest - --set spool.directory="$root/.tools/quickstart-spool"
 echo "quickstart: flowmetrics ${top[*]}"
 MONGODB_URI="$uri" "$root/build/apps/flowmetrics" "${top[@]}"
+echo 'quickstart: web console: run  uri=$(./scripts/ferretdb.sh start .tools/quickstart-db); MONGODB_URI=$uri build/apps/flowmetrics console --listen 127.0.0.1:8080  and open http://127.0.0.1:8080/?from=2024-11-25T10:20:00Z&to=2024-11-25T11:20:00Z'

@@ -72,3 +72,4 @@ add_library(flowmetrics_commands STATIC
 )
 target_link_libraries(flowmetrics_commands PUBLIC flowmetrics_service PRIVATE flowmetrics_warnings)
 target_compile_definitions(flowmetrics_commands PRIVATE FLOWMETRICS_VERSION="${PROJECT_VERSION}")
+include(${CMAKE_CURRENT_SOURCE_DIR}/server/console.cmake)

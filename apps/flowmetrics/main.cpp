@@ -28,6 +28,11 @@ int main(int argc, char** argv) {
   add_config_options(ingest);
   ingest->add_option("FILE", path, "JSON-lines file, or - for standard input")->required();
 
+  std::string console_listen;
+  CLI::App* console =
+      app.add_subcommand("console", "Serve the web console and the query API alone (no inputs, no spool)");
+  add_config_options(console);
+  console->add_option("--listen", console_listen, "host:port to serve on (default: inputs.http.listen)");
   // The query commands collect their options under the HTTP API's parameter names, so that
   // one parser (src/query/query_request.cpp) checks both.
   flowmetrics::query::Parameters parameters;
@@ -79,6 +84,7 @@ int main(int argc, char** argv) {
   try {
     if (serve->parsed()) return flowmetrics::commands::serve(sources);
     if (ingest->parsed()) return flowmetrics::commands::ingest(sources, path);
+    if (console->parsed()) return flowmetrics::commands::console(sources, console_listen);
     if (top->parsed()) return flowmetrics::commands::top(sources, parameters, format);
     if (series->parsed()) return flowmetrics::commands::series(sources, parameters, format);
     if (check->parsed()) return flowmetrics::commands::config_check(sources);

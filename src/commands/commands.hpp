@@ -27,6 +27,10 @@ int ingest(const ConfigSources& sources, const std::string& path);
 int top(const ConfigSources& sources, const query::Parameters& parameters, const std::string& format);
 int series(const ConfigSources& sources, const query::Parameters& parameters, const std::string& format);
 
+// `flowmetrics console [--listen ADDR]`: the web console and the query API alone (no inputs,
+// no spool) on ADDR (default: inputs.http.listen), until SIGTERM/SIGINT. Returns the exit code.
+int console(const ConfigSources& sources, const std::string& listen);
+
 // `flowmetrics config check FILE`: prints the effective configuration or the first error.
 int config_check(const ConfigSources& sources);
 

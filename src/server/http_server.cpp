@@ -12,6 +12,7 @@
 #include "core/thread_guard.hpp"
 #include "ingest/json_record_parser.hpp"
 #include "ingest/socket_address.hpp"
+#include "server/console_routes.hpp"
 
 namespace flowmetrics::server {
 namespace {
@@ -326,6 +327,7 @@ void HttpServer::routes() {
          }
        });
 
+  register_console_routes(*server_);
   get("/metrics", [this](const httplib::Request&, httplib::Response& response) {
     response.set_content(metrics_text_(), "text/plain; version=0.0.4");
   });
