@@ -53,6 +53,7 @@ add_library(flowmetrics_service STATIC
   ingest/tcp_json_input.cpp
   server/collector_metrics.cpp
   server/http_server.cpp
+  server/listen.cpp
   server/query_service.cpp
   server/query_routes.cpp
 )

@@ -12,38 +12,12 @@
 #include "flowmetrics/metrics_agent.hpp"
 #include "ingest/socket_address.hpp"
 #include "server/console_routes.hpp"
+#include "server/listen.hpp"
 #include "server/query_routes.hpp"
 #include "server/query_service.hpp"
 
 namespace flowmetrics::commands {
-namespace {
-
-// Binds `listen` ("host:port", "[v6]:port", port 0 for any) and returns the address bound;
-// throws std::runtime_error.
-std::string bind(httplib::Server& server, const std::string& listen) {
-  const ingest::SocketAddress address = ingest::parse_socket_address(listen);
-  char host[INET6_ADDRSTRLEN] = {};
-  int port = 0;
-  if (address.family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
-    ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-    port = ntohs(v4->sin_port);
-  } else {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
-    ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-    port = ntohs(v6->sin6_port);
-  }
-  if (port == 0) {
-    port = server.bind_to_any_port(host);
-    if (port < 0) throw std::runtime_error("cannot listen on " + listen);
-  } else if (!server.bind_to_port(host, port)) {
-    throw std::runtime_error("cannot listen on " + listen);
-  }
-  return address.family == AF_INET6 ? "[" + std::string(host) + "]:" + std::to_string(port)
-                                    : std::string(host) + ":" + std::to_string(port);
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int console(const ConfigSources& sources, const std::string& listen) {
   sigset_t signals;
@@ -90,7 +64,7 @@ int console(const ConfigSources& sources, const std::string& listen) {
               [](const httplib::Request&, httplib::Response& response) { response.set_content("ok\n", "text/plain"); });
   std::string bound;
   try {
-    bound = bind(*server, address);
+    bound = server::bind_listener(*server, address);
   } catch (const std::exception& e) {
     spdlog::error("cannot start: {}", e.what());
     return 1;

@@ -12,7 +12,9 @@
 #include "core/thread_guard.hpp"
 #include "ingest/json_record_parser.hpp"
 #include "ingest/socket_address.hpp"
+#include "query/query_render.hpp"
 #include "server/console_routes.hpp"
+#include "server/listen.hpp"
 
 namespace flowmetrics::server {
 namespace {
@@ -20,35 +22,13 @@ namespace {
 constexpr std::size_t kMaxListedErrors = 1'000;
 constexpr std::size_t kMaxIdempotencyKeyBytes = 256;
 
-void append_json_string(std::string& out, std::string_view text) {
-  out += '"';
-  for (char c : text) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          char escaped[8];
-          std::snprintf(escaped, sizeof(escaped), "\\u%04x", c);
-          out += escaped;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-}
-
 // The one place that writes an error body: {"reason": "<snake_case>", "message": "<text>"},
 // followed by `extra_fields` (already rendered JSON members, e.g. "accepted":0,...) when given.
 std::string refusal_body(std::string_view reason, std::string_view message, std::string_view extra_fields = {}) {
   std::string body = "{\"reason\":";
-  append_json_string(body, reason);
+  query::append_json_string(body, reason);
   body += ",\"message\":";
-  append_json_string(body, message);
+  query::append_json_string(body, message);
   if (!extra_fields.empty()) {
     body += ',';
     body += extra_fields;
@@ -287,9 +267,9 @@ void HttpServer::routes() {
          for (std::size_t i = 0; i < rejects.size() && i < kMaxListedErrors; ++i) {
            if (i > 0) counts += ',';
            counts += "{\"index\":" + std::to_string(rejects[i].first) + ",\"reason\":";
-           append_json_string(counts, ingest::to_string(rejects[i].second.reason));
+           query::append_json_string(counts, ingest::to_string(rejects[i].second.reason));
            counts += ",\"message\":";
-           append_json_string(counts, rejects[i].second.message);
+           query::append_json_string(counts, rejects[i].second.message);
            counts += '}';
          }
          counts += ']';
@@ -343,26 +323,7 @@ void HttpServer::routes() {
 }
 
 void HttpServer::start() {
-  const ingest::SocketAddress address = ingest::parse_socket_address(options_.listen);
-  char host[INET6_ADDRSTRLEN] = {};
-  int port = 0;
-  if (address.family == AF_INET) {
-    const auto* v4 = reinterpret_cast<const sockaddr_in*>(&address.storage);
-    ::inet_ntop(AF_INET, &v4->sin_addr, host, sizeof(host));
-    port = ntohs(v4->sin_port);
-  } else {
-    const auto* v6 = reinterpret_cast<const sockaddr_in6*>(&address.storage);
-    ::inet_ntop(AF_INET6, &v6->sin6_addr, host, sizeof(host));
-    port = ntohs(v6->sin6_port);
-  }
-  if (port == 0) {
-    port = server_->bind_to_any_port(host);
-    if (port < 0) throw std::runtime_error("cannot listen on " + options_.listen);
-  } else if (!server_->bind_to_port(host, port)) {
-    throw std::runtime_error("cannot listen on " + options_.listen);
-  }
-  bound_ = address.family == AF_INET6 ? "[" + std::string(host) + "]:" + std::to_string(port)
-                                      : std::string(host) + ":" + std::to_string(port);
+  bound_ = bind_listener(*server_, options_.listen);
   thread_ = std::thread([this] {
     run_guarded("http listener", OnEscape::stop_process, [this] { server_->listen_after_bind(); });
     listener_ended_ = true;
