@@ -324,7 +324,7 @@ class ChunkWriter {
         // Insert: the key exists, so update it. Update: another writer created the key
         // between our lookup and our insert; the statement was not applied, so retry it.
         outcome.state = DocumentState::pending_update;
-      } else if (is_transient_server_code(item.code)) {
+      } else if (is_transient_server_error(item.code, item.message)) {
         // Not applied; stays in its phase for the next attempt.
       } else {
         fail(outcome, errc::server_error, item.message + " (server code " + std::to_string(item.code) + ")", false);

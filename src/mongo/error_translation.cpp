@@ -26,6 +26,12 @@ bool is_transient_server_code(std::uint32_t code) noexcept {
   return contains(kRetryable, code);
 }
 
+bool is_transient_server_error(std::uint32_t code, std::string_view message) noexcept {
+  return is_transient_server_code(code) ||
+         (code == 1 && (message.find("SQLITE_BUSY") != std::string_view::npos ||
+                        message.find("database is locked") != std::string_view::npos));
+}
+
 DriverError translate(const bson_error_t& error, std::string_view operation) {
   DriverError out;
   out.message = std::string(operation) + ": " + error.message;
@@ -67,9 +73,9 @@ DriverError translate(const bson_error_t& error, std::string_view operation) {
     default:
       out.server_code = error.code;
       out.code = errc::server_error;
-      out.transient = is_transient_server_code(error.code);
+      out.transient = is_transient_server_error(error.code, error.message);
       out.not_sent = contains(kNotPrimary, error.code);
-      out.connection_broken = out.transient && !out.not_sent;
+      out.connection_broken = is_transient_server_code(error.code) && !out.not_sent;
       if (error.code == 18) out.code = errc::authentication_failed;
       if (error.code == 85 || error.code == 86) out.code = errc::index_conflict;
       if (error.code == 238 || error.code == 115) out.code = errc::not_supported;

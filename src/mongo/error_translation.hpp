@@ -28,6 +28,10 @@ DriverError translate(const bson_error_t& error, std::string_view operation);
 
 // Server error codes that mean "try again elsewhere or later" (the retryable-writes set).
 bool is_transient_server_code(std::uint32_t code) noexcept;
+// As is_transient_server_code, and also FerretDB's SQLite "database is locked" (SQLITE_BUSY),
+// which it reports as InternalError (code 1): another transaction held the lock, nothing was
+// applied, and the same write succeeds once it is released.
+bool is_transient_server_error(std::uint32_t code, std::string_view message) noexcept;
 
 inline constexpr std::uint32_t kDuplicateKey = 11000;
 

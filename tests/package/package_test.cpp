@@ -235,7 +235,7 @@ TEST_F(PackageTest, ManPageAndCompletionCoverEveryCommand) {
   // The completion works in bash: subcommand names, then the options of the command typed.
   const std::string script = sh_quote((root / "usr/share/bash-completion/completions/flowmetrics").string());
   const Result complete = run("bash -c " + sh_quote(". " + script +
-                                                    "; COMP_WORDS=(flowmetrics con); COMP_CWORD=1; _flowmetrics; "
+                                                    "; COMP_WORDS=(flowmetrics conf); COMP_CWORD=1; _flowmetrics; "
                                                     "echo \"[${COMPREPLY[*]}]\"; "
                                                     "COMP_WORDS=(flowmetrics config check --s); COMP_CWORD=3; "
                                                     "_flowmetrics; echo \"[${COMPREPLY[*]}]\"; "
