@@ -117,6 +117,18 @@ std::string series_name(const SeriesResult& result, const Series& series) {
   return name;
 }
 
+// The members both JSON answers end with: which tiers answered and how long it took.
+std::string json_stats_tail(const QueryStats& stats) {
+  std::string out = ",\"tiers\":[";
+  for (std::size_t i = 0; i < stats.tiers.size(); ++i) {
+    if (i > 0) out += ',';
+    append_json_string(out, to_string(stats.tiers[i]));
+  }
+  out += "],\"elapsed_ms\":";
+  append_json_number(out, std::round(elapsed_ms(stats) * 1000.0) / 1000.0);
+  return out + '}';
+}
+
 std::string top_json(const TopQuery& query, const TopResult& result) {
   const std::string measure(to_string(result.measure));
   std::vector<std::string> names;
@@ -161,14 +173,8 @@ std::string top_json(const TopQuery& query, const TopResult& result) {
   append_json_string(out, measure);
   out += ':';
   append_json_number(out, result.total);
-  out += "},\"tiers\":[";
-  for (std::size_t i = 0; i < result.stats.tiers.size(); ++i) {
-    if (i > 0) out += ',';
-    append_json_string(out, to_string(result.stats.tiers[i]));
-  }
-  out += "],\"elapsed_ms\":";
-  append_json_number(out, std::round(elapsed_ms(result.stats) * 1000.0) / 1000.0);
-  return out + '}';
+  out += '}';
+  return out + json_stats_tail(result.stats);
 }
 
 std::string top_csv(const TopResult& result) {
@@ -269,14 +275,8 @@ std::string series_json(const SeriesQuery& query, const SeriesResult& result) {
     }
     out += "]}";
   }
-  out += "],\"tiers\":[";
-  for (std::size_t i = 0; i < result.stats.tiers.size(); ++i) {
-    if (i > 0) out += ',';
-    append_json_string(out, to_string(result.stats.tiers[i]));
-  }
-  out += "],\"elapsed_ms\":";
-  append_json_number(out, std::round(elapsed_ms(result.stats) * 1000.0) / 1000.0);
-  return out + '}';
+  out += ']';
+  return out + json_stats_tail(result.stats);
 }
 
 std::string series_csv(const SeriesResult& result) {
