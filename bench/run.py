@@ -43,7 +43,8 @@ PEERS = {
                        "fields"],
 }
 AGENT = "flowmetrics-agent"  # `flowmetrics ingest`, the collector's whole path
-RUN_TIMEOUT_S = 180  # one peer run; past it the run counts as failed
+RUN_TIMEOUT_S = 420  # one peer run; past it the run counts as failed (the machine may be shared)
+EXPERIMENTS = ("realistic", "workloads", "batch", "concurrency", "collection_size", "agent_scale")
 KEY_FIELDS = ("source_ip", "dest_ip", "source_port", "dest_port", "protocol", "timestamp")
 
 # Sizes on the index-backed servers: (quick, full). FerretDB's are in run_ferretdb().
@@ -393,6 +394,10 @@ def write_report(results, out, args, context):
         "Cells: median [min-max] over the runs that passed the check. Client CPU counts the peer process's own "
         "user+system time while it writes (the agent: its whole run, parsing included). Server CPU is the server "
         "process's CPU during the run.", "",
+    ]
+    if skipped := [e for e in EXPERIMENTS if e not in args.experiments]:
+        lines += [f"Experiments run: {', '.join(args.experiments)}; not run this time: {', '.join(skipped)}.", ""]
+    lines += [
         "**Every run is checked.** After each run the suite reads the collection back (pymongo, untimed) and "
         "compares it with what the workload must leave under `replace`: one document per distinct key of the "
         "workload and no other new one, each holding the key's last value in the file (the agent, and any peer "
@@ -505,6 +510,8 @@ def plot(results, out):
 
 def agent_scale(server, args, work, results):
     """The agent writing 10k, 100k (and 1M with --full) new documents: the default-server choice."""
+    if "agent_scale" not in args.experiments:
+        return
     for documents in (10_000, 100_000) + ((1_000_000,) if args.full else ()):
         unique = make_workload("unique", documents, documents, 7, work)
         row = experiment("agent_scale", server, [AGENT], unique, 5_000, 2, 1 if documents >= 100_000 else 2,
@@ -519,8 +526,9 @@ def run_ferretdb(server, args, size, work, results):
     update command per batch run with batch 100 and one worker, on a small workload."""
     metrics, keys = (1_000, 10_000)[size], (200, 2_000)[size]
     zipf = make_workload("zipf", metrics, keys, 1, work)
-    experiment("realistic", server, ["flowmetrics", AGENT, "go-fields", "go-id", "pymongo-fields"], zipf, 100, 1,
-               args.repetitions, results=results)
+    if "realistic" in args.experiments:
+        experiment("realistic", server, ["flowmetrics", AGENT, "go-fields", "go-id", "pymongo-fields"], zipf, 100, 1,
+                   args.repetitions, results=results)
     agent_scale(server, args, work, results)
 
 
@@ -531,22 +539,35 @@ def run_indexed(server, args, size, work, results):
     all_peers = ["flowmetrics", AGENT, "go-fields", "go-id", "pymongo-fields"]
     core_peers = ["flowmetrics", "go-fields", "pymongo-fields"]
     zipf = make_workload("zipf", metrics, keys, 1, work)
-    experiment("realistic", server, all_peers, zipf, 1_000, 4, args.repetitions, results=results)
+    wanted = args.experiments
+    if "realistic" in wanted:
+        experiment("realistic", server, all_peers, zipf, 1_000, 4, args.repetitions, results=results)
     # The sweeps get one repetition fewer than the headline (at least 2), to keep the quick
     # suite under 10 minutes.
     sweep_reps = max(2, args.repetitions - 1)
-    for kind in ("unique", "update"):
+    for kind in ("unique", "update") if "workloads" in wanted else ():
         row = experiment("workloads", server, core_peers, make_workload(kind, metrics, keys, 2, work), 1_000, 4,
                          sweep_reps, results=results)
         row["workload"] = kind
-    for batch in (100, 1_000, 10_000):
+    for batch in (100, 1_000, 10_000) if "batch" in wanted else ():
         experiment("batch", server, core_peers, zipf, batch, 4, sweep_reps, results=results)
-    for concurrency in ((1, 4, 16) if not args.full else (1, 2, 4, 8, 16, 32)):
+    for concurrency in ((1, 4, 16) if not args.full else (1, 2, 4, 8, 16, 32)) if "concurrency" in wanted else ():
         experiment("concurrency", server, core_peers, zipf, 1_000, concurrency, sweep_reps, results=results)
     peer_index = {peer: i for i, peer in enumerate(core_peers)}
     per_run = min(metrics, 10_000)
-    for documents in sizes["prefill"][size]:
-        collection = prefill_collection(server, documents, work)
+    for documents in sizes["prefill"][size] if "collection_size" in wanted else ():
+        try:
+            collection = prefill_collection(server, documents, work)
+        except RuntimeError as error:
+            # Without its prefilled collection the size cannot be measured: every peer fails it.
+            reason = f"prefill failed: {(str(error).strip().splitlines() or ['?'])[-1][:200]}"
+            log(f"{server.name} collection_size {documents}: {reason}")
+            results.append({"experiment": "collection_size", "server": server.name, "batch": 1_000,
+                            "concurrency": 4, "workload": "unique (new keys per run)", "prefill": documents,
+                            "peers": {peer: {"metrics_per_s": None, "runs": sweep_reps, "checked_runs": 0,
+                                             "failed": reason, "failures": [reason], "checks": []}
+                                      for peer in core_peers}})
+            continue
 
         def fresh_keys(rep, peer):
             return make_workload("unique", per_run, per_run, 100 + 10 * rep + peer_index[peer], work)
@@ -615,9 +636,14 @@ def main():
     parser.add_argument("--uri", help="also run against this server (a real MongoDB)")
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--out", default=str(ROOT / "docs/benchmarks"))
+    parser.add_argument("--experiments", default=",".join(EXPERIMENTS),
+                        help="which experiments to run, comma-separated (default: all): " + ", ".join(EXPERIMENTS))
     parser.add_argument("--self-check", action="store_true",
                         help="only check the checker (on FerretDB) and exit: 0 when it holds")
     args = parser.parse_args()
+    args.experiments = [e for e in args.experiments.split(",") if e]
+    if unknown := set(args.experiments) - set(EXPERIMENTS):
+        parser.error(f"unknown experiments: {', '.join(sorted(unknown))}")
     size = 1 if args.full else 0
     work = TOOLS / "bench-workloads"
     work.mkdir(parents=True, exist_ok=True)
