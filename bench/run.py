@@ -249,7 +249,16 @@ def timed_run(peer, server, command, workload, cwd=None):
     out_file, err_file = open(TOOLS / "bench-peer.out", "w+"), open(TOOLS / "bench-peer.err", "w+")
     process = subprocess.Popen(command, stdout=out_file, stderr=err_file, text=True, cwd=cwd)
     deadline = start + RUN_TIMEOUT_S
+    peak_rss_kb = 0
     while True:
+        # The peer's own high-water mark, sampled every 10 ms. rusage's ru_maxrss will not do:
+        # Linux carries the forking process's RSS (this suite's, with its pymongo and the
+        # workload it checks against) into the child's figure across exec.
+        try:
+            status_text = Path(f"/proc/{process.pid}/status").read_text()
+            peak_rss_kb = max(peak_rss_kb, int(status_text.split("VmHWM:", 1)[1].split()[0]))
+        except (OSError, IndexError, ValueError):
+            pass
         pid, status, usage = os.wait4(process.pid, os.WNOHANG)
         if pid:
             break
@@ -276,7 +285,7 @@ def timed_run(peer, server, command, workload, cwd=None):
         result = json.loads(stdout.strip().splitlines()[-1])
         if result["metrics"] != metrics:
             raise RuntimeError(f"{peer} reports {result['metrics']} metrics, the workload has {metrics}")
-    result["peak_rss_mb"] = usage.ru_maxrss / 1024
+    result["peak_rss_mb"] = peak_rss_kb / 1024 if peak_rss_kb else None
     after = server.cpu_seconds()
     result["server_cpu_s"] = None if server_cpu is None else after - server_cpu
     result["metrics_per_s"] = result["metrics"] / result["seconds"]
@@ -451,7 +460,7 @@ def write_report(results, out, args, context):
                 lines.append(f"| {row['server']} | {row[key]} | {peer} | {checked(s)} | {fmt(s['metrics_per_s'])} | "
                              f"{fmt(s['client_cpu_s_per_million'], digits=2)} | {fmt(s['p99_ms'], digits=1)} |")
         lines.append("")
-    lines += ["## Plots", ""] + [f"![{p.stem}]({p.name})" for p in sorted(out.glob("*.png"))] + [""]
+    lines += ["## Plots", ""] + [f"![{Path(p).stem}]({p})" for p in context.get("plots", [])] + [""]
     (out / "results.md").write_text("\n".join(lines))
     log(f"wrote {out / 'results.md'}")
 
@@ -460,6 +469,8 @@ def plot(results, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+
+    written = []
 
     def curve(name, key, filename, xlabel, logx=True):
         rows = [r for r in results if r["experiment"] == name]
@@ -489,6 +500,7 @@ def plot(results, out):
         fig.tight_layout()
         fig.savefig(out / filename, dpi=110)
         plt.close(fig)
+        written.append(filename)
 
     curve("batch", "batch", "throughput_vs_batch.png", "batch size")
     curve("concurrency", "concurrency", "throughput_vs_concurrency.png", "concurrent writers")
@@ -506,6 +518,8 @@ def plot(results, out):
         fig.tight_layout()
         fig.savefig(out / "cpu_per_million_metrics.png", dpi=110)
         plt.close(fig)
+        written.append("cpu_per_million_metrics.png")
+    return sorted(written)
 
 
 def agent_scale(server, args, work, results):
@@ -607,8 +621,12 @@ def self_check(server, work):
         for rep in range(2):
             collection = f"selfcheck_shared_{rep}"
             drop_collection(server, collection)
+            start = time.monotonic()
             subprocess.run(agent_command(server, zipf, collection, 100, 2, spool), cwd=spool, check=True,
                            capture_output=True)
+            seconds = time.monotonic() - start
+            log(f"self-check: shared spool, run {rep + 1}: exit 0, {want.metrics / seconds:,.0f} metrics/s as the "
+                f"earlier suite timed it, {server.collection(collection).count_documents({})} documents written")
     finally:
         shutil.rmtree(spool, ignore_errors=True)
     check_written(server, "selfcheck_shared_0", zipf, 0, exact=True)
@@ -673,7 +691,11 @@ def main():
     context["minutes"] = (time.monotonic() - started) / 60
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    plot(results, out)
+    # A plot of an experiment this run did not do would show an older run's figures: it goes.
+    for name in ("throughput_vs_batch.png", "throughput_vs_concurrency.png", "throughput_vs_collection_size.png",
+                 "cpu_per_million_metrics.png"):
+        (out / name).unlink(missing_ok=True)
+    context["plots"] = plot(results, out)
     write_report(results, out, args, context)
 
 

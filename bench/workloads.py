@@ -98,10 +98,12 @@ class Expectation:
         self.last = {}
         self.alternatives = {}
         self.last_sum = 0
+        self.metrics = 0
         with open(path) as lines:
             for line in lines:
                 if line.startswith("#"):
                     continue
+                self.metrics += 1
                 s, d, sp, dp, proto, ts, value = line.rstrip("\n").split("\t")
                 key = (s, d, int(sp), int(dp), proto, int(ts))
                 whole, cents = value.split(".")
