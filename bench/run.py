@@ -397,7 +397,7 @@ def write_report(results, out, args, context):
         f"Load average (1/5/15 min) at the start {context['load_start']}, at the end {context['load_end']}: "
         "the figures are only comparable within one run, peers against each other.",
         f"Command: `{context['command']}` ({args.repetitions} repetitions for the "
-        f"realistic workload, {max(2, args.repetitions - 1)} for the sweeps, 2 for the agent below 100k documents "
+        f"realistic workload, {max(2, args.repetitions - 1)} for the sweeps (when run), 2 for the agent below 100k documents "
         "and 1 from 100k; peers interleaved; each run on a fresh collection unless prefilled; each run of the "
         f"agent with a fresh spool directory). It took {context['minutes']:.0f} minutes.",
         "Cells: median [min-max] over the runs that passed the check. Client CPU counts the peer process's own "
