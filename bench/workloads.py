@@ -87,6 +87,36 @@ def generate(kind, metrics, keys, seed, buckets):
             yield "%s\t%d\t%s\n" % (tuples[k], stamps[k], vals[i])
 
 
+class Expectation:
+    """What a workload must leave in a fresh collection under the `replace` policy: one
+    document per distinct key (`len(self)`), holding the key's last value in the file.
+    Values are kept as integer cents (every workload value has two fractional digits), so
+    sums compare exactly. `alternatives[key]` holds every value a repeated key took, for
+    writers that may finish two batches holding one key in either order (concurrency > 1)."""
+
+    def __init__(self, path):
+        self.last = {}
+        self.alternatives = {}
+        self.last_sum = 0
+        self.metrics = 0
+        with open(path) as lines:
+            for line in lines:
+                if line.startswith("#"):
+                    continue
+                self.metrics += 1
+                s, d, sp, dp, proto, ts, value = line.rstrip("\n").split("\t")
+                key = (s, d, int(sp), int(dp), proto, int(ts))
+                whole, cents = value.split(".")
+                cents = int(whole) * 100 + int(cents)
+                if key in self.last:
+                    self.alternatives.setdefault(key, {self.last[key]}).add(cents)
+                self.last[key] = cents
+        self.last_sum = sum(self.last.values())
+
+    def __len__(self):
+        return len(self.last)
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--kind", choices=["unique", "zipf", "update"], required=True)

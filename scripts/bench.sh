@@ -5,6 +5,9 @@
 #   scripts/bench.sh            the quick size (under 10 minutes on 2 cores)
 #   scripts/bench.sh --full     larger workloads and collections (1M documents)
 #   scripts/bench.sh --uri mongodb://...   also against your own MongoDB
+#   scripts/bench.sh --self-check          only the check of the checker (under a minute)
+# Every run's collection is read back and checked against its workload before its figure
+# counts, and every suite run starts with the self-check (bench/run.py).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 "$root/scripts/install-deps.sh"
