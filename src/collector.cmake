@@ -10,6 +10,7 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 add_library(flowmetrics_collector STATIC
   config/collector_config.cpp
   ingest/json_record_parser.cpp
+  ingest/json_lines.cpp
   query/query_request.cpp
   query/query_render.cpp
 )

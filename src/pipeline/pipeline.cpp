@@ -122,6 +122,16 @@ Admission Pipeline::submit_flows(std::span<const FlowUpdate> updates, std::strin
   return append(std::move(batch), input, updates.size(), {}, nullptr);
 }
 
+Admission Pipeline::submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input,
+                                      std::string_view origin, std::uint64_t offset) {
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  batch->origin = std::string(origin);
+  batch->origin_offset = offset;
+  batch->records.assign(updates.begin(), updates.end());
+  return append(std::move(batch), input, updates.size(), {}, nullptr);
+}
+
 Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
                           std::string_view origin, std::uint64_t offset) {
   auto batch = std::make_shared<spool::RecordBatch>();

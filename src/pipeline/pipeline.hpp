@@ -84,6 +84,9 @@ class Pipeline final : public RecordSink {
   // being ingested): origin_offset() says where a rerun resumes.
   Admission submit_from(std::span<Metric> metrics, std::string_view input, std::string_view origin,
                         std::uint64_t offset);
+  // As submit_flows(), remembering the origin's offset as submit_from() does.
+  Admission submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input, std::string_view origin,
+                              std::uint64_t offset);
   void reject(std::string_view input, std::string_view reason, std::size_t count = 1) override;
   bool saturated() const override;
   std::optional<std::string> io_error() const override;
