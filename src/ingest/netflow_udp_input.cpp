@@ -229,7 +229,7 @@ void NetflowUdpInput::submit_loop() {
       drop(records.size(), "spool_error");
     }
     batch.clear();
-    if (batch.capacity() > 16 * kChunkRecords) std::vector<FlowUpdate>().swap(batch);  // a burst's worth: give it back
+    if (batch.capacity() > 2 * kChunkRecords) std::vector<FlowUpdate>().swap(batch);  // a burst's worth: give it back
     std::lock_guard lock(queue_mu_);
     for (auto& chunk : taken) {
       chunk.clear();

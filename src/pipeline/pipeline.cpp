@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -247,6 +248,7 @@ void Pipeline::run_consumer() {
   std::uint64_t last_read = 0;
   bool replay_done = replay_through_ == 0;
   auto next_release = Clock::now();
+  auto next_trim = Clock::now();
   for (;;) {
     if (abandon_) return;
     if (Clock::now() >= next_release) {
@@ -278,6 +280,13 @@ void Pipeline::run_consumer() {
         }
         persist_origins();
         return;
+      }
+      if (Clock::now() >= next_trim) {
+        // Caught up: hand the memory the input's batches took back to the system (glibc
+        // keeps freed chunks in its per-thread arenas otherwise, and a burst would stay in
+        // the resident size for good). At most once a second, only while idle.
+        ::malloc_trim(0);
+        next_trim = Clock::now() + std::chrono::seconds(1);
       }
       spool_.wait_for_append(last_read, milliseconds(100));
       continue;
