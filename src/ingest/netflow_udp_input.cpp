@@ -217,7 +217,10 @@ void NetflowUdpInput::submit_loop() {
     if (taken.size() == 1) {
       records = taken.front();
     } else {
-      for (auto& chunk : taken) std::move(chunk.begin(), chunk.end(), std::back_inserter(batch));
+      std::size_t total = 0;
+      for (const auto& chunk : taken) total += chunk.size();
+      batch.reserve(total);
+      for (const auto& chunk : taken) batch.insert(batch.end(), chunk.begin(), chunk.end());
       records = batch;
     }
     // UDP cannot push back: what the spool cannot take is dropped, and counted by why.
