@@ -10,6 +10,7 @@ pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET GLOBAL cpp-httplib)
 add_library(flowmetrics_collector STATIC
   config/collector_config.cpp
   ingest/json_record_parser.cpp
+  ingest/json_lines.cpp
   query/query_request.cpp
   query/query_render.cpp
 )
@@ -35,6 +36,7 @@ target_link_libraries(flowmetrics_netflow PUBLIC flowmetrics::flowmetrics spdlog
 # The write-ahead spool: frames on disk, the records and markers in them, idempotency keys.
 find_package(ZLIB REQUIRED)
 add_library(flowmetrics_spool STATIC
+  spool/crc32c.cpp
   spool/frame.cpp
   spool/spooled_records.cpp
   spool/spool.cpp
@@ -49,6 +51,7 @@ target_link_libraries(flowmetrics_spool PUBLIC flowmetrics::flowmetrics spdlog::
 add_library(flowmetrics_service STATIC
   pipeline/pipeline.cpp
   pipeline/pipeline_stats.cpp
+  pipeline/record_sink.cpp
   ingest/socket_address.cpp
   ingest/tcp_json_input.cpp
   server/collector_metrics.cpp

@@ -12,6 +12,7 @@
 #include "commands/commands.hpp"
 #include "commands/runtime.hpp"
 #include "core/thread_guard.hpp"
+#include "ingest/json_lines.hpp"
 #include "ingest/json_record_parser.hpp"
 
 namespace flowmetrics::commands {
@@ -20,7 +21,7 @@ namespace {
 using namespace std::chrono_literals;
 using Clock = std::chrono::steady_clock;
 
-constexpr std::size_t kBatchRecords = 1'024;
+constexpr std::size_t kChunkBytes = 1 << 20;  // lines read and parsed at once
 
 // Redraws one status line on a terminal: records read, rate, invalid lines, written.
 class ProgressLine {
@@ -114,38 +115,66 @@ int ingest(const ConfigSources& sources, const std::string& path) {
   const auto start = Clock::now();
   {
     ProgressLine progress(runtime->stats());
-    std::vector<Metric> batch;
-    batch.reserve(kBatchRecords);
-    std::string line;
+    std::vector<FlowUpdate> batch;
+    std::vector<ingest::RejectReason> rejected;
+    ingest::JsonLineParser parser;
+    spdlog::info("ingest: simdjson kernel {}", ingest::JsonLineParser::kernel());
     const auto hand_over = [&] {
+      for (const ingest::RejectReason reason : rejected) pipeline.reject("ingest", ingest::to_string(reason));
+      rejected.clear();
       // Records and the offset just past them go into the spool together.
       for (;;) {
-        const pipeline::Admission admission =
-            origin.empty() ? pipeline.submit(batch, "ingest") : pipeline.submit_from(batch, "ingest", origin, offset);
+        const pipeline::Admission admission = origin.empty()
+                                                  ? pipeline.submit_flows(batch, "ingest")
+                                                  : pipeline.submit_flows_from(batch, "ingest", origin, offset);
         if (admission != pipeline::Admission::full && admission != pipeline::Admission::io_error) break;
         pipeline.wait_for_capacity(1s);  // the spool resumes by itself once it can write
       }
       batch.clear();
     };
-    while (std::getline(in, line)) {
-      offset += line.size() + (in.eof() ? 0 : 1);
-      if (line.size() > config.tcp.max_line_bytes) {
-        pipeline.reject("ingest", ingest::to_string(ingest::RejectReason::line_too_long));
-        continue;
+    // Whole lines are read a chunk at a time and parsed together (JsonLineParser); a line
+    // longer than a chunk grows it, as getline would.
+    std::string chunk;
+    std::size_t filled = 0;
+    chunk.resize(kChunkBytes);
+    std::vector<std::string_view> lines;
+    bool eof = false;
+    while (!eof || filled > 0) {
+      if (!eof) {
+        if (filled == chunk.size()) chunk.resize(chunk.size() * 2);
+        in.read(chunk.data() + filled, static_cast<std::streamsize>(chunk.size() - filled));
+        filled += static_cast<std::size_t>(in.gcount());
+        eof = !in;
       }
-      std::string_view view(line);
-      if (!view.empty() && view.back() == '\r') view.remove_suffix(1);
-      if (view.find_first_not_of(" \t") == std::string_view::npos) continue;
-      Metric metric;
-      const ingest::ParseResult result = ingest::parse_json_record(view, metric);
-      if (!result.ok()) {
-        pipeline.reject("ingest", ingest::to_string(result.reason));
-        continue;
+      const std::string_view data(chunk.data(), filled);
+      std::size_t used = 0;
+      lines.clear();
+      for (;;) {
+        std::size_t newline = data.find('\n', used);
+        if (newline == std::string_view::npos) {
+          if (!eof || used == filled) break;
+          newline = filled;  // the last line has no line end
+        }
+        std::string_view line = data.substr(used, newline - used);
+        const std::size_t next = std::min(newline + 1, filled);
+        used = next;
+        offset += line.size() + (newline < filled ? 1 : 0);
+        if (line.size() > config.tcp.max_line_bytes) {
+          rejected.push_back(ingest::RejectReason::line_too_long);
+          continue;
+        }
+        if (!line.empty() && line.back() == '\r') line.remove_suffix(1);
+        if (line.find_first_not_of(" \t") == std::string_view::npos) continue;
+        lines.push_back(line);
       }
-      batch.push_back(std::move(metric));
-      if (batch.size() == kBatchRecords) hand_over();
+      if (!lines.empty()) parser.parse(data.substr(0, used), lines, batch, rejected);
+      if (!batch.empty() || !rejected.empty()) hand_over();
+      chunk.erase(0, used);
+      filled -= used;
+      chunk.resize(std::max(chunk.size() + used, kChunkBytes));
+      if (eof && used == 0) break;
     }
-    hand_over();
+    hand_over();  // the offset past trailing rejected or blank lines too
     // A one-shot load waits for its last write however long it takes: the drain timeout is
     // for a service that is being stopped, not for a job that is finishing.
     const bool drained = pipeline.drain(std::chrono::hours(24 * 365));

@@ -706,6 +706,12 @@ ParseResult parse_json_record(std::string_view line, Metric& metric) {
   return result;
 }
 
+std::optional<std::int64_t> json_timestamp_ms(std::string_view text, bool quoted) {
+  std::optional<Instant> instant = quoted ? rfc3339_instant(text) : epoch_number_instant(text);
+  if (!instant || !instant->in_range) return std::nullopt;
+  return instant->nanos_since_epoch / 1'000'000;  // not negative: floor
+}
+
 std::size_t parse_json_body(std::string_view body, const std::function<void(std::size_t, Metric&&)>& on_record,
                             const std::function<void(std::size_t, const ParseResult&)>& on_reject) {
   const std::string_view start = trim(body);

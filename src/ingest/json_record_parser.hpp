@@ -1,7 +1,9 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -83,5 +85,10 @@ ParseResult parse_json_record(std::string_view line, Metric& metric);
 // order, and may call these functions again.
 std::size_t parse_json_body(std::string_view body, const std::function<void(std::size_t, Metric&&)>& on_record,
                             const std::function<void(std::size_t, const ParseResult&)>& on_reject);
+
+// A timestamp field as parse_json_record reads it, from its text: an RFC 3339 string's
+// content (`quoted`) or a JSON number's literal. Whole milliseconds since the epoch (what the
+// stored key keeps), or nullopt when the parser would refuse it as invalid_timestamp.
+std::optional<std::int64_t> json_timestamp_ms(std::string_view text, bool quoted);
 
 }  // namespace flowmetrics::ingest

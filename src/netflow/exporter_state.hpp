@@ -40,7 +40,7 @@ struct ExporterState {
 // What one decode call works with besides the exporter.
 struct DecodeEnv {
   const DecoderOptions& options;
-  std::vector<Metric>& out;
+  std::vector<FlowUpdate>& out;
   std::int64_t received_ms;
   std::size_t& held_total;  // bytes held over all exporters
 };

@@ -4,6 +4,7 @@
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -68,8 +69,9 @@ ExporterKey key_of(const sockaddr_storage& address) {
 
 std::string exporter_text(const ExporterKey& key) {
   if (key.family == 4) {
-    char text[16];
-    return std::string(text, format_ipv4(key.address, text));
+    std::array<std::uint8_t, 16> bytes{};
+    std::memcpy(bytes.data(), key.address, 4);
+    return render_ip(bytes, false);
   }
   if (key.family == 6) {
     char text[INET6_ADDRSTRLEN];
@@ -136,6 +138,28 @@ FlowDecoder::~FlowDecoder() = default;
 
 void FlowDecoder::decode(const sockaddr_storage& exporter, std::span<const std::uint8_t> datagram,
                          std::chrono::system_clock::time_point received, std::vector<Metric>& out) {
+  std::vector<FlowUpdate> updates;
+  decode(exporter, datagram, received, updates);
+  out.reserve(out.size() + updates.size());
+  for (const FlowUpdate& u : updates) {
+    MetricKey key = render_metric_key(u.key);
+    Metric& m = out.emplace_back();
+    m.source_ip = std::move(key.source_ip);
+    m.dest_ip = std::move(key.dest_ip);
+    m.source_port = key.source_port;
+    m.dest_port = key.dest_port;
+    // The protocol number as decimal text, as the decoder always gave it.
+    m.protocol = std::to_string(u.key.protocol);
+    m.timestamp = Timestamp(std::chrono::milliseconds(key.timestamp_ms));
+    m.value = u.value;
+    m.packets = u.packets;
+    m.bytes = u.bytes;
+    m.flows = u.flows;
+  }
+}
+
+void FlowDecoder::decode(const sockaddr_storage& exporter, std::span<const std::uint8_t> datagram,
+                         std::chrono::system_clock::time_point received, std::vector<FlowUpdate>& out) {
   State& s = *state_;
   ExporterKey key = key_of(exporter);
   const std::uint16_t version = datagram.size() >= 2 ? load_be16(datagram.data()) : 0;

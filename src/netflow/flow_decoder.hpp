@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/flow_key.hpp"
 #include "flowmetrics/metric.hpp"
 
 namespace flowmetrics::netflow {
@@ -54,17 +55,17 @@ struct ExporterStats {
   std::uint64_t templates = 0;            // template records received (including refreshes)
 };
 
-// Decodes NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) datagrams into metrics:
-// source/destination address, ports, protocol (as its number, in decimal text), the flow's
+// Decodes NetFlow v5, NetFlow v9 (RFC 3954) and IPFIX (RFC 7011) datagrams into binary flow
+// keys with counters (core/flow_key.hpp): source/destination address, ports, protocol number, the flow's
 // end (or start) time as the timestamp, bytes as `value` and `bytes`, packets as `packets`,
 // and `flows` = 1 per flow record. Templates are cached per exporter. Never throws for bad
 // input and never reads outside the datagram: a malformed datagram is counted (and logged,
 // rate-limited) against its exporter. Not thread-safe: one decoder per receiving thread.
 //
 // Details:
-// - Addresses are canonical text: IPv4 dotted quad, IPv6 as inet_ntop (RFC 5952) writes it,
-//   the same text flowmetrics::normalize_ip gives. Records without both a source and a
-//   destination address (options data, for instance) are not metrics.
+// - Addresses keep their wire form and family (IE 8/12 IPv4, IE 27/28 IPv6, mapped IPv4
+//   included); rendered, they are the text flowmetrics::normalize_ip gives. Records without
+//   both a source and a destination address (options data, for instance) are not metrics.
 // - Times: absolute IEs 150-157 when present, else sysUpTime-relative IE 22/21 (v5/v9:
 //   against the header's sysUptime; IPFIX: against IE 160 systemInitTimeMilliseconds from the
 //   record or the exporter's options data), else IE 158/159 deltas; a record with no usable
@@ -84,8 +85,12 @@ class FlowDecoder {
   FlowDecoder(const FlowDecoder&) = delete;
   FlowDecoder& operator=(const FlowDecoder&) = delete;
 
-  // Decodes one datagram received from `exporter` at `received`, appending one Metric per
+  // Decodes one datagram received from `exporter` at `received`, appending one FlowUpdate per
   // flow record to `out` (data sets held earlier for this exporter's new templates included).
+  void decode(const sockaddr_storage& exporter, std::span<const std::uint8_t> datagram,
+              std::chrono::system_clock::time_point received, std::vector<FlowUpdate>& out);
+  // As above, rendering each record as a Metric with canonical text (tests, tools): the
+  // collector keeps the binary form.
   void decode(const sockaddr_storage& exporter, std::span<const std::uint8_t> datagram,
               std::chrono::system_clock::time_point received, std::vector<Metric>& out);
 

@@ -54,7 +54,7 @@ const char* decode_v5(ExporterState& state, std::span<const std::uint8_t> datagr
     record.src_port = load_be16(r + 32);
     record.dst_port = load_be16(r + 34);
     record.protocol = r[38];
-    append_metric(record, context, sampling, env.options, env.out);
+    append_update(record, context, sampling, env.options, env.out);
   }
   state.stats.records += count;
   return nullptr;

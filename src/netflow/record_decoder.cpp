@@ -140,17 +140,6 @@ bool record_sampling(const FlowRecord& r, std::uint64_t& num, std::uint64_t& den
   return false;
 }
 
-void format_address(std::uint8_t family, const std::uint8_t* address, std::string& text) {
-  if (family == 4) {
-    char buffer[16];
-    text.assign(buffer, format_ipv4(address, buffer));
-  } else {
-    char buffer[INET6_ADDRSTRLEN];
-    // inet_ntop: the same RFC 5952 text flowmetrics::normalize_ip produces.
-    if (inet_ntop(AF_INET6, address, buffer, sizeof(buffer)) != nullptr) text.assign(buffer);
-  }
-}
-
 template <typename T>
 void reserve_more(std::vector<T>& out, std::size_t more) {
   const std::size_t needed = out.size() + more;
@@ -159,40 +148,8 @@ void reserve_more(std::vector<T>& out, std::size_t more) {
 
 }  // namespace
 
-std::size_t format_ipv4(const std::uint8_t* address, char* text) noexcept {
-  char* p = text;
-  for (int i = 0; i < 4; ++i) {
-    unsigned v = address[i];
-    if (v >= 100) {
-      *p++ = static_cast<char>('0' + v / 100);
-      v %= 100;
-      *p++ = static_cast<char>('0' + v / 10);
-      *p++ = static_cast<char>('0' + v % 10);
-    } else if (v >= 10) {
-      *p++ = static_cast<char>('0' + v / 10);
-      *p++ = static_cast<char>('0' + v % 10);
-    } else {
-      *p++ = static_cast<char>('0' + v);
-    }
-    if (i < 3) *p++ = '.';
-  }
-  return static_cast<std::size_t>(p - text);
-}
-
-void append_metric(const FlowRecord& r, const RecordContext& context, const ExporterContext& exporter,
-                   const DecoderOptions& options, std::vector<Metric>& out) {
-  Metric& m = out.emplace_back();
-  format_address(r.src_family, r.src, m.source_ip);
-  format_address(r.dst_family, r.dst, m.dest_ip);
-  m.source_port = r.src_port;
-  m.dest_port = r.dst_port;
-  char proto[3];
-  std::size_t n = 0;
-  if (r.protocol >= 100) proto[n++] = static_cast<char>('0' + r.protocol / 100);
-  if (r.protocol >= 10) proto[n++] = static_cast<char>('0' + r.protocol / 10 % 10);
-  proto[n++] = static_cast<char>('0' + r.protocol % 10);
-  m.protocol.assign(proto, n);
-
+void append_update(const FlowRecord& r, const RecordContext& context, const ExporterContext& exporter,
+                   const DecoderOptions& options, std::vector<FlowUpdate>& out) {
   const std::int64_t start =
       flow_time(r.start_ms, r.has_start_uptime, r.start_uptime, r.start_delta_us, r, context, exporter);
   const std::int64_t end = flow_time(r.end_ms, r.has_end_uptime, r.end_uptime, r.end_delta_us, r, context, exporter);
@@ -200,7 +157,14 @@ void append_metric(const FlowRecord& r, const RecordContext& context, const Expo
   auto usable = [](std::int64_t t) { return t >= 0 && t <= static_cast<std::int64_t>(kMaxMillis); };
   if (!usable(ms)) ms = options.timestamp == FlowTime::end ? start : end;
   if (!usable(ms)) ms = context.export_ms > 0 ? context.export_ms : context.received_ms;
-  m.timestamp = Timestamp(std::chrono::milliseconds(ms));
+  FlowUpdate& m = out.emplace_back();
+  const FlowAddress source = r.src_family == 6 ? FlowAddress::ipv6(r.src) : FlowAddress::ipv4(r.src);
+  const FlowAddress dest = r.dst_family == 6 ? FlowAddress::ipv6(r.dst) : FlowAddress::ipv4(r.dst);
+  // `ms` is a usable time (0 .. 2262), or the export or arrival time: within the key's range.
+  if (make_flow_key(source, dest, r.src_port, r.dst_port, r.protocol, ms, m.key) != KeyRejection::none) {
+    out.pop_back();
+    return;
+  }
 
   std::uint64_t bytes = r.has_octets ? r.octets : r.octets_total;
   std::uint64_t packets = r.has_packets ? r.packets : r.packets_total;
@@ -219,7 +183,7 @@ void append_metric(const FlowRecord& r, const RecordContext& context, const Expo
 
 DataSetResult decode_data_set(const Template& compiled, std::span<const std::uint8_t> body,
                               const RecordContext& context, ExporterContext& exporter, const DecoderOptions& options,
-                              std::vector<Metric>& out) {
+                              std::vector<FlowUpdate>& out) {
   DataSetResult result;
   const std::uint8_t* p = body.data();
   std::size_t left = body.size();
@@ -229,8 +193,9 @@ DataSetResult decode_data_set(const Template& compiled, std::span<const std::uin
   auto finish = [&](const FlowRecord& r) {
     ++result.records;
     if (compiled.has_addresses && r.src_family != 0 && r.dst_family != 0) {
-      append_metric(r, context, exporter, options, out);
-      ++result.metrics;
+      const std::size_t before = out.size();
+      append_update(r, context, exporter, options, out);
+      result.metrics += out.size() - before;
     } else if (compiled.options) {
       std::uint64_t num = 1;
       std::uint64_t den = 1;

@@ -6,6 +6,7 @@
 #include <span>
 #include <vector>
 
+#include "core/flow_key.hpp"
 #include "flowmetrics/metric.hpp"
 #include "netflow/flow_decoder.hpp"
 #include "netflow/template_cache.hpp"
@@ -67,19 +68,16 @@ struct DataSetResult {
   bool malformed = false;   // a record ran past the set's end
 };
 
-// Appends the metric for `record` (which has both addresses) to `out`.
-void append_metric(const FlowRecord& record, const RecordContext& context, const ExporterContext& exporter,
-                   const DecoderOptions& options, std::vector<Metric>& out);
+// Appends the binary key and counters for `record` (which has both addresses) to `out`:
+// the key is built from the wire fields as they are (make_flow_key), never as text.
+void append_update(const FlowRecord& record, const RecordContext& context, const ExporterContext& exporter,
+                   const DecoderOptions& options, std::vector<FlowUpdate>& out);
 
 // Decodes every data record of `body` (a data set without its 4-byte header) with
 // `compiled`: flow records become metrics in `out`, options data records update `exporter`
 // (sampling, system init time). Trailing bytes shorter than a record are padding.
 DataSetResult decode_data_set(const Template& compiled, std::span<const std::uint8_t> body,
                               const RecordContext& context, ExporterContext& exporter, const DecoderOptions& options,
-                              std::vector<Metric>& out);
-
-// Writes the dotted-quad text of a 4-byte address to `text` (at least 15 bytes); returns
-// its length.
-std::size_t format_ipv4(const std::uint8_t* address, char* text) noexcept;
+                              std::vector<FlowUpdate>& out);
 
 }  // namespace flowmetrics::netflow

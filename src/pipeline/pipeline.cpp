@@ -1,5 +1,6 @@
 #include "pipeline/pipeline.hpp"
 
+#include <malloc.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -14,27 +15,20 @@ namespace {
 
 using std::chrono::milliseconds;
 
-// The counter label for a field that failed validation (the same labels the JSON parser uses).
-std::string_view reason_for_field(std::string_view field) {
-  if (field == "source_ip" || field == "dest_ip") return "invalid_ip";
-  if (field == "source_port" || field == "dest_port") return "invalid_port";
-  if (field == "protocol") return "invalid_protocol";
-  if (field == "timestamp") return "invalid_timestamp";
-  return "invalid_value";
-}
-
 bool retryable(errc code) {
   return code != errc::server_error && code != errc::invalid_argument;
 }
 
-MetricAggregate aggregate_of(const spool::SpooledRecord& r) {
-  MetricAggregate a;
-  a.last = a.sum = a.min = a.max = r.value;
-  a.count = 1;
-  a.packets = r.packets;
-  a.bytes = r.bytes;
-  a.flows = r.flows;
-  return a;
+// MetricAggregate::add of one record, inline: it runs once per record.
+inline void add_record(MetricAggregate& a, const spool::SpooledRecord& r) noexcept {
+  a.last = r.value;
+  a.sum += r.value;
+  a.count += 1;
+  if (r.value < a.min) a.min = r.value;
+  if (r.value > a.max) a.max = r.value;
+  a.packets += r.packets;
+  a.bytes += r.bytes;
+  a.flows += r.flows;
 }
 
 }  // namespace
@@ -122,27 +116,46 @@ Admission Pipeline::submit_from(std::span<Metric> metrics, std::string_view inpu
   return admit(metrics, input, nullptr, origin, offset);
 }
 
+Admission Pipeline::submit_flows(std::span<const FlowUpdate> updates, std::string_view input) {
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  batch->records.assign(updates.begin(), updates.end());
+  return append(std::move(batch), input, updates.size(), {}, nullptr);
+}
+
+Admission Pipeline::submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input,
+                                      std::string_view origin, std::uint64_t offset) {
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  batch->origin = std::string(origin);
+  batch->origin_offset = offset;
+  batch->records.assign(updates.begin(), updates.end());
+  return append(std::move(batch), input, updates.size(), {}, nullptr);
+}
+
 Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
                           std::string_view origin, std::uint64_t offset) {
-  spool::RecordBatch batch;
-  batch.input = std::string(input);
-  batch.origin = std::string(origin);
-  batch.origin_offset = offset;
-  batch.records.reserve(metrics.size());
-  std::vector<std::string_view> rejections;
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  batch->origin = std::string(origin);
+  batch->origin_offset = offset;
+  batch->records.resize(metrics.size());
+  std::vector<KeyRejection> rejections;
+  std::size_t valid = 0;
   for (const Metric& metric : metrics) {
-    spool::SpooledRecord record;
-    if (auto error = make_metric_key(metric, record.key)) {
-      rejections.push_back(reason_for_field(error->field));
+    const KeyRejection reason = make_flow_update(metric, batch->records[valid]);
+    if (reason != KeyRejection::none) {
+      rejections.push_back(reason);
       continue;
     }
-    record.value = metric.value;
-    record.packets = metric.packets;
-    record.bytes = metric.bytes;
-    record.flows = metric.flows;
-    batch.records.push_back(std::move(record));
+    ++valid;
   }
+  batch->records.resize(valid);
+  return append(std::move(batch), input, metrics.size(), rejections, acknowledgement);
+}
 
+Admission Pipeline::append(std::shared_ptr<spool::RecordBatch> batch, std::string_view input, std::size_t received,
+                           const std::vector<KeyRejection>& rejections, Acknowledgement* acknowledgement) {
   // A key is claimed while its records are appended, so that a concurrent repeat waits and
   // then finds it instead of being applied too.
   const bool keyed = acknowledgement != nullptr && !acknowledgement->key.empty() && keys_ != nullptr;
@@ -154,8 +167,8 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
       return Admission::duplicate;
     }
     keys_in_progress_.insert(acknowledgement->key);
-    batch.idempotency_key = acknowledgement->key;
-    batch.answer = acknowledgement->answer;
+    batch->idempotency_key = acknowledgement->key;
+    batch->answer = acknowledgement->answer;
   }
   const auto release_key = [&] {
     if (!keyed) return;
@@ -166,26 +179,31 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
     key_done_.notify_all();
   };
 
-  if (!batch.records.empty() || !batch.origin.empty()) {
-    const spool::Appended appended = spool_.append(spool::FrameType::records, spool::encode(batch));
+  const std::size_t accepted = batch->records.size();
+  const std::string origin = batch->origin;
+  const std::uint64_t offset = batch->origin_offset;
+  if (accepted > 0 || !origin.empty()) {
+    const std::string payload = spool::encode(*batch);
+    // The batch goes to the consumer in memory, with the frame.
+    const spool::Appended appended = spool_.append(spool::FrameType::records, payload, false, std::move(batch));
     if (!appended) {
       release_key();
       if (appended.status == spool::Appended::full) return Admission::full;
       return Admission{Admission::io_error, appended.error};
     }
-    if (!batch.origin.empty()) {
+    if (!origin.empty()) {
       std::lock_guard lock(origins_mu_);
-      auto& furthest = origin_offsets_[batch.origin];
+      auto& furthest = origin_offsets_[origin];
       furthest = std::max(furthest, offset);
     }
   }
   if (keyed) keys_->remember(acknowledgement->key, acknowledgement->answer, spool::wall_clock_ms());
   release_key();
 
-  stats_.received.add(input, "", metrics.size());
-  for (const std::string_view reason : rejections) stats_.rejected.add(input, reason, 1);
-  stats_.accepted += batch.records.size();
-  stats_.records_pending += batch.records.size();
+  stats_.received.add(input, "", received);
+  for (const KeyRejection reason : rejections) stats_.rejected.add(input, rejection_label(reason), 1);
+  stats_.accepted += accepted;
+  stats_.records_pending += accepted;
   return Admission::accepted;
 }
 
@@ -230,6 +248,7 @@ void Pipeline::run_consumer() {
   std::uint64_t last_read = 0;
   bool replay_done = replay_through_ == 0;
   auto next_release = Clock::now();
+  auto next_trim = Clock::now();
   for (;;) {
     if (abandon_) return;
     if (Clock::now() >= next_release) {
@@ -262,17 +281,29 @@ void Pipeline::run_consumer() {
         persist_origins();
         return;
       }
+      if (Clock::now() >= next_trim) {
+        // Caught up: hand the memory the input's batches took back to the system (glibc
+        // keeps freed chunks in its per-thread arenas otherwise, and a burst would stay in
+        // the resident size for good). At most once a second, only while idle.
+        ::malloc_trim(0);
+        next_trim = Clock::now() + std::chrono::seconds(1);
+      }
       spool_.wait_for_append(last_read, milliseconds(100));
       continue;
     }
     last_read = frame.header.sequence;
     if (frame.header.type == spool::FrameType::records) {
-      if (auto batch = spool::decode_records(frame.payload)) {
+      // This run's frames come from memory; an earlier run's are read and decoded.
+      std::optional<spool::RecordBatch> decoded;
+      const spool::RecordBatch* batch = frame.batch.get();
+      if (batch == nullptr && (decoded = spool::decode_records(frame.payload))) batch = &*decoded;
+      if (batch != nullptr) {
         if (last_read <= replay_through_) {
           stats_.replayed += batch->records.size();
           stats_.records_pending += batch->records.size();
         }
         consume(last_read, *batch);
+        frame.batch.reset();
       } else {
         spdlog::error("spool: frame {} is not a records batch this version can read; skipped", last_read);
       }
@@ -288,26 +319,37 @@ void Pipeline::run_consumer() {
 void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) {
   const std::int64_t width_ms = std::chrono::duration_cast<milliseconds>(options_.bucket_width).count();
   const std::size_t count = partitions_.size();
-  std::vector<std::vector<std::pair<MetricKey, const spool::SpooledRecord*>>> by_partition(count);
+  const bool version1 = batch.version == spool::kRecordsVersion1;
+  if (!version1 && version1_entries_) flush_version1_entries(sequence);
+  if (version1) version1_entries_ = true;
+  routed_.resize(count);
   std::int64_t newest = INT64_MIN;
   for (const spool::SpooledRecord& record : batch.records) {
-    MetricKey key = record.key;
-    if (width_ms > 0) key.timestamp_ms -= ((key.timestamp_ms % width_ms) + width_ms) % width_ms;
+    const FlowKey key = bucketed(record.key, width_ms);
     newest = std::max(newest, key.timestamp_ms);
-    by_partition[static_cast<std::size_t>(hash_key(key) % count)].emplace_back(std::move(key), &record);
+    const std::uint64_t hash = hash_flow_key(key);
+    // A version-1 frame goes where the release that wrote it sent it: its flush markers say
+    // which entries of which partition a write took.
+    const std::size_t p =
+        version1 ? static_cast<std::size_t>(hash_key(render_metric_key(key)) % count) : partition_of(hash, count);
+    routed_[p].push_back(Routed{key, hash, &record});
   }
   for (std::size_t p = 0; p < count; ++p) {
-    if (by_partition[p].empty()) continue;
+    std::vector<Routed>& routed = routed_[p];
+    if (routed.empty()) continue;
     Partition& partition = *partitions_[p];
     std::size_t new_keys = 0;
     bool full = false;
     {
       std::lock_guard lock(partition.mu);
       apply_replay_markers(partition, sequence);
-      for (auto& [key, record] : by_partition[p]) {
-        auto [it, inserted] = partition.entries.try_emplace(std::move(key), Entry{{}, sequence});
-        if (inserted) ++new_keys;
-        it->second.aggregate.add(aggregate_of(*record));
+      for (const Routed& r : routed) {
+        auto [it, inserted] = partition.entries.try_emplace(HashedKey{r.key, r.hash});
+        if (inserted) {
+          ++new_keys;
+          partition.bucket_first_sequence.try_emplace(r.key.timestamp_ms, sequence);
+        }
+        add_record(it->second, *r.record);
       }
       partition.merged_through = sequence;
       // A flush the earlier run took right after this frame is taken now, not when the next
@@ -316,6 +358,7 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
       full = partition.entries.size() >= partition_limit_;
       if (full) partition.flush_requested = true;
     }
+    routed.clear();
     stats_.keys_pending += new_keys;
     if (full) partition.wake.notify_one();
   }
@@ -323,6 +366,39 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
   while (newest > seen && !watermark_ms_.compare_exchange_weak(seen, newest)) {
   }
   if (newest > seen) watermark_advanced_ = now_();
+}
+
+void Pipeline::flush_version1_entries(std::uint64_t sequence) {
+  // The earlier run's markers (replayed) or a live flush of everything empty each partition
+  // before a version-2 frame is merged. A replay that finds entries left here while the
+  // earlier run's markers still decide cannot happen: that run flushed every partition at
+  // this point, before it merged this frame, and its markers are behind the version-1 frames
+  // still in the spool (docs/durability.md).
+  for (auto& partition : partitions_) {
+    std::lock_guard lock(partition->mu);
+    apply_replay_markers(*partition, sequence);
+    if (partition->entries.empty()) continue;
+    partition->flush_all_requested = true;
+    partition->flush_requested = true;
+    partition->wake.notify_one();
+  }
+  const auto emptied = [this] {
+    for (auto& partition : partitions_) {
+      std::lock_guard lock(partition->mu);
+      if (!partition->entries.empty()) return false;
+    }
+    return true;
+  };
+  auto warned = Clock::now();
+  while (!emptied() && !abandon_) {
+    if (replaying_ && Clock::now() - warned > std::chrono::seconds(10)) {
+      spdlog::warn("spool: waiting for the earlier run's flushes of its version-1 records");
+      warned = Clock::now();
+    }
+    std::unique_lock lock(capacity_mu_);
+    capacity_.wait_for(lock, milliseconds(20));
+  }
+  version1_entries_ = false;
 }
 
 void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_sequence) {
@@ -335,11 +411,11 @@ void Pipeline::apply_replay_markers(Partition& partition, std::uint64_t before_s
       spdlog::info("spool: the earlier run's flushes are replayed; the writers decide from here");
     }
     Flush flush = take(partition, marker.watermark_ms, marker.everything);
-    if (flush.batch.empty()) continue;
+    if (flush.taken.empty()) continue;
     flush.stamp = sequence;
     flush.replayed = true;
-    stats_.keys_pending -= flush.batch.size();
-    stats_.keys_in_flight += flush.batch.size();
+    stats_.keys_pending -= flush.taken.size();
+    stats_.keys_in_flight += flush.taken.size();
     partition.queued.push_back(std::move(flush));
     partition.wake.notify_one();
   }
@@ -356,22 +432,46 @@ void Pipeline::finish_replay() {
 Pipeline::Flush Pipeline::take(Partition& partition, std::int64_t watermark_ms, bool everything) {
   const std::int64_t width_ms = std::chrono::duration_cast<milliseconds>(options_.bucket_width).count();
   const std::int64_t grace_ms = std::chrono::duration_cast<milliseconds>(options_.grace).count();
+  // Only the key's bucket decides, never the entry's history: a replay, which may rebuild an
+  // entry from fewer records than it had, must take exactly the entries the marker took.
+  const auto closed = [&](std::int64_t bucket_ms) {
+    return everything || bucket_ms + width_ms + grace_ms <= watermark_ms;
+  };
   Flush flush;
-  for (auto it = partition.entries.begin(); it != partition.entries.end();) {
-    // Only the key's bucket decides, never the entry's history: a replay, which may rebuild an
-    // entry from fewer records than it had, must take exactly the entries the marker took.
-    const bool closed = everything || it->first.timestamp_ms + width_ms + grace_ms <= watermark_ms;
-    if (!closed) {
+  for (auto it = partition.bucket_first_sequence.begin(); it != partition.bucket_first_sequence.end();) {
+    if (!closed(it->first)) {
       ++it;
       continue;
     }
-    auto node = partition.entries.extract(it++);
-    flush.min_first_sequence = std::min(flush.min_first_sequence, node.mapped().first_sequence);
-    KeyedAggregate item{std::move(node.key()), {}, node.mapped().aggregate};
+    flush.min_first_sequence = std::min(flush.min_first_sequence, it->second);
+    it = partition.bucket_first_sequence.erase(it);
+  }
+  if (flush.min_first_sequence == UINT64_MAX) return flush;  // no bucket closed
+  if (everything) {
+    flush.taken.assign(partition.entries.begin(), partition.entries.end());
+    partition.entries.clear();
+    return flush;
+  }
+  for (auto it = partition.entries.begin(); it != partition.entries.end();) {
+    if (!closed(it->first.timestamp_ms)) {
+      ++it;
+      continue;
+    }
+    flush.taken.emplace_back(it->first, it->second);
+    partition.entries.erase(it++);
+  }
+  return flush;
+}
+
+void Pipeline::render(Flush& flush) {
+  // The one place a binary key becomes text: once per document written.
+  flush.batch.reserve(flush.batch.size() + flush.taken.size());
+  for (const auto& [key, aggregate] : flush.taken) {
+    KeyedAggregate item{render_metric_key(key), {}, aggregate};
     item.id = encode_document_id(item.key);
     flush.batch.push_back(std::move(item));
   }
-  return flush;
+  std::vector<std::pair<FlowKey, MetricAggregate>>().swap(flush.taken);
 }
 
 void Pipeline::release_settled(std::uint64_t next_unconsumed) {
@@ -382,7 +482,7 @@ void Pipeline::release_settled(std::uint64_t next_unconsumed) {
     std::lock_guard lock(partition->mu);
     oldest = std::min(oldest, partition->in_flight_min_sequence);
     for (const Flush& flush : partition->queued) oldest = std::min(oldest, flush.min_first_sequence);
-    for (const auto& [key, entry] : partition->entries) oldest = std::min(oldest, entry.first_sequence);
+    for (const auto& [bucket, first] : partition->bucket_first_sequence) oldest = std::min(oldest, first);
   }
   // The origins and the idempotency keys are in the segments' frames too: a segment goes only
   // once both are durable elsewhere.
@@ -422,7 +522,8 @@ void Pipeline::run_writer(Partition& partition) {
         partition.queued.pop_front();
       } else if (!replaying_) {
         const bool finishing = consumed_all_.load();
-        const bool everything = finishing || partition.entries.size() >= partition_limit_;
+        const bool everything =
+            finishing || partition.flush_all_requested || partition.entries.size() >= partition_limit_;
         // A bucket closes when the newest timestamp is a grace period past its end. When the
         // newest timestamp has not moved for a bucket width plus grace (a quiet stream), the
         // clock stands in for it, so the last buckets are written too.
@@ -432,7 +533,7 @@ void Pipeline::run_writer(Partition& partition) {
         }
         partition.flush_requested = false;
         flush = take(partition, watermark, everything);
-        if (flush.batch.empty()) {
+        if (flush.taken.empty()) {
           if (finishing && partition.entries.empty()) return;
           continue;
         }
@@ -443,21 +544,26 @@ void Pipeline::run_writer(Partition& partition) {
           // The disk refused the marker, or its fsync: put the entries back and try again later
           // (a marker that reached the disk anyway is cut off before the spool resumes).
           // (first_sequence only decides when the spool may be released: the batch's oldest is safe.)
-          for (auto& item : flush.batch) {
-            partition.entries.try_emplace(std::move(item.key), Entry{item.aggregate, flush.min_first_sequence});
+          for (const auto& [key, aggregate] : flush.taken) partition.entries.try_emplace(key, aggregate);
+          for (const auto& [key, aggregate] : flush.taken) {
+            auto [it, inserted] =
+                partition.bucket_first_sequence.try_emplace(key.timestamp_ms, flush.min_first_sequence);
+            if (!inserted) it->second = std::min(it->second, flush.min_first_sequence);
           }
           lock.unlock();
           std::this_thread::sleep_for(milliseconds(500));
           continue;
         }
         flush.stamp = appended.sequence;
-        stats_.keys_pending -= flush.batch.size();
-        stats_.keys_in_flight += flush.batch.size();
+        partition.flush_all_requested = false;
+        stats_.keys_pending -= flush.taken.size();
+        stats_.keys_in_flight += flush.taken.size();
       } else {
         continue;
       }
       partition.in_flight_min_sequence = flush.min_first_sequence;
     }
+    render(flush);
     ++stats_.flushes;
     const auto started = Clock::now();
     write_with_retry(partition, flush);

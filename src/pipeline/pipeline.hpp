@@ -14,6 +14,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "core/flow_key.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/metric_key.hpp"
 #include "pipeline/aggregate_writer.hpp"
@@ -44,9 +45,13 @@ struct SpoolReplay {
 
 // inputs -> spool -> consumer: validate, aggregate per (key, time bucket) -> writers.
 //
-// submit() appends an input's valid records to the spool and returns: nothing an input does
-// waits for the database. One consumer thread reads the spool in order and merges records
-// into `writers` partitions (by key hash); each partition has one writer thread, so no two
+// submit() validates an input's records once (make_flow_update: a binary FlowKey or a
+// rejection reason; submit_flows() takes keys an input's own edge built), appends the valid
+// ones to the spool and returns: nothing an input does waits for the database. The batch
+// also stays in memory, and the one consumer thread takes it from there, in spool order
+// (the files are read back only to recover what an earlier run left). The consumer buckets
+// each key, hashes it once (hash_flow_key) and merges it into one of `writers` partitions
+// (partition_of: the hash's high bits); each partition has one writer thread, so no two
 // writes ever touch the same document at once and each key's writes stay in order. While
 // the partitions hold max_pending_keys keys the consumer waits (memory is bounded), and the
 // spool absorbs input up to its cap; beyond it saturated() is true and inputs push back.
@@ -57,6 +62,9 @@ struct SpoolReplay {
 // spool saying exactly which entries it took, fsyncs it, and writes them stamped with the marker's sequence. After a
 // crash the spool is replayed from its oldest segment with the same markers, which rebuilds the same batches; documents
 // that already carry a batch's stamp ignore it, so nothing is written twice and nothing is lost (docs/durability.md).
+// A records frame of version 1 (an earlier release's spool) is partitioned as that release did
+// (hash_key of the text key), and before the first version-2 frame after it every partition is
+// flushed whole: a key's entries never sit in two partitions at once.
 // Segments are deleted once every record in them is written or failed for good.
 class Pipeline final : public RecordSink {
  public:
@@ -71,10 +79,14 @@ class Pipeline final : public RecordSink {
 
   Admission submit(std::span<Metric> metrics, std::string_view input,
                    Acknowledgement* acknowledgement = nullptr) override;
+  Admission submit_flows(std::span<const FlowUpdate> updates, std::string_view input) override;
   // As submit(), remembering that the records come from `origin` up to `offset` (a file
   // being ingested): origin_offset() says where a rerun resumes.
   Admission submit_from(std::span<Metric> metrics, std::string_view input, std::string_view origin,
                         std::uint64_t offset);
+  // As submit_flows(), remembering the origin's offset as submit_from() does.
+  Admission submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input, std::string_view origin,
+                              std::uint64_t offset);
   void reject(std::string_view input, std::string_view reason, std::size_t count = 1) override;
   bool saturated() const override;
   std::optional<std::string> io_error() const override;
@@ -94,13 +106,31 @@ class Pipeline final : public RecordSink {
   const PipelineOptions& options() const noexcept { return options_; }
 
  private:
-  struct Entry {
-    MetricAggregate aggregate;
-    std::uint64_t first_sequence;  // the records frame that created the entry
+  // The map's hasher: hashes a FlowKey, or returns the hash a HashedKey carries (the
+  // consumer hashed it once to pick the partition).
+  struct HashedKey {
+    FlowKey key;
+    std::uint64_t hash;
+    operator FlowKey() const noexcept { return key; }  // NOLINT: absl's heterogeneous insert
   };
+  struct KeyHash {
+    using is_transparent = void;
+    std::size_t operator()(const FlowKey& k) const noexcept { return static_cast<std::size_t>(hash_flow_key(k)); }
+    std::size_t operator()(const HashedKey& k) const noexcept { return static_cast<std::size_t>(k.hash); }
+  };
+  struct KeyEq {
+    using is_transparent = void;
+    bool operator()(const FlowKey& a, const FlowKey& b) const noexcept { return a == b; }
+    bool operator()(const HashedKey& a, const FlowKey& b) const noexcept { return a.key == b; }
+    bool operator()(const FlowKey& a, const HashedKey& b) const noexcept { return a == b.key; }
+    bool operator()(const HashedKey& a, const HashedKey& b) const noexcept { return a.key == b.key; }
+  };
+  // One slot: the 48-byte key and its 64-byte aggregate, 112 bytes, no pointer to chase.
+  using EntryMap = absl::flat_hash_map<FlowKey, MetricAggregate, KeyHash, KeyEq>;
   struct Flush {
-    std::vector<KeyedAggregate> batch;
-    std::uint64_t stamp = 0;  // the flush marker's sequence
+    std::vector<std::pair<FlowKey, MetricAggregate>> taken;  // binary until the writer renders it
+    std::vector<KeyedAggregate> batch;                       // rendered by the writer, outside mu
+    std::uint64_t stamp = 0;                                 // the flush marker's sequence
     std::uint64_t min_first_sequence = UINT64_MAX;
     bool replayed = false;  // rebuilt from an earlier run's marker: some of it may be applied
   };
@@ -110,7 +140,11 @@ class Pipeline final : public RecordSink {
     std::condition_variable wake;
     // Open addressing: one probe sequence in one array per lookup, not a node per key
     // (the map is the hottest structure of a NetFlow stream).
-    absl::flat_hash_map<MetricKey, Entry, MetricKeyHash> entries;             // guarded by mu
+    EntryMap entries;  // guarded by mu
+    // Per bucket (a take always takes whole buckets), the records frame that created its
+    // oldest entry still here: what the spool must keep.
+    std::map<std::int64_t, std::uint64_t> bucket_first_sequence;              // guarded by mu
+    bool flush_all_requested = false;                                         // guarded by mu
     std::uint64_t merged_through = 0;                                         // guarded by mu
     std::deque<Flush> queued;                                                 // replayed flushes; guarded by mu
     std::deque<std::pair<std::uint64_t, spool::FlushMarker>> replay_markers;  // guarded by mu
@@ -122,7 +156,12 @@ class Pipeline final : public RecordSink {
   Admission admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
                   std::string_view origin, std::uint64_t offset);
   void run_consumer();
+  Admission append(std::shared_ptr<spool::RecordBatch> batch, std::string_view input, std::size_t received,
+                   const std::vector<KeyRejection>& rejections, Acknowledgement* acknowledgement);
   void consume(std::uint64_t sequence, const spool::RecordBatch& batch);
+  // Before the first version-2 frame after version-1 ones: flushes every partition whole.
+  void flush_version1_entries(std::uint64_t sequence);
+  static void render(Flush& flush);
   void finish_replay();
   void apply_replay_markers(Partition& partition, std::uint64_t before_sequence);  // mu held
   Flush take(Partition& partition, std::int64_t watermark_ms, bool everything);    // mu held
@@ -152,6 +191,14 @@ class Pipeline final : public RecordSink {
   std::atomic<bool> consumed_all_{false};  // draining, and the consumer read the last frame
   std::atomic<bool> abandon_{false};
   std::thread consumer_;
+  // The consumer's own: version-1 entries may be in the partitions; per-frame scratch.
+  bool version1_entries_ = false;
+  struct Routed {
+    FlowKey key;
+    std::uint64_t hash;
+    const spool::SpooledRecord* record;
+  };
+  std::vector<std::vector<Routed>> routed_;
   std::mutex capacity_mu_;
   std::condition_variable capacity_;
 

@@ -10,9 +10,11 @@
 namespace flowmetrics::spool {
 
 // A spool file is a sequence of frames, each a 32-byte header and a payload:
-//   offset 0  u32 magic "FMSF"        offset 12 u8  type, 3 bytes zero
-//   offset 4  u32 payload length      offset 16 u64 sequence (unique, increasing in the spool)
-//   offset 8  u32 CRC-32 of bytes 12..32 and the payload
+//   offset 0  u32 magic "FMSF"        offset 12 u8  type
+//   offset 4  u32 payload length      offset 13 u8  checksum: 1 CRC-32C (written since records
+//   offset 8  u32 checksum of bytes                 version 2), 0 zlib's CRC-32 (read only)
+//             12..32 and the payload  offset 14 2 bytes zero
+//                                     offset 16 u64 sequence (unique, increasing in the spool)
 //                                     offset 24 i64 append time, ms since the Unix epoch
 // All integers little-endian. See docs/durability.md.
 enum class FrameType : std::uint8_t {
@@ -21,6 +23,7 @@ enum class FrameType : std::uint8_t {
 };
 
 inline constexpr std::size_t kFrameHeaderBytes = 32;
+inline constexpr char kChecksumCrc32c = 1;
 inline constexpr std::uint32_t kMaxFramePayload = 256u << 20;
 
 struct FrameHeader {

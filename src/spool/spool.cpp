@@ -166,7 +166,7 @@ std::optional<std::string> Spool::io_error() const {
   return failed_->text();
 }
 
-Appended Spool::append(FrameType type, std::string_view payload, bool force) {
+Appended Spool::append(FrameType type, std::string_view payload, bool force, std::shared_ptr<const RecordBatch> batch) {
   std::uint64_t sequence = 0;
   {
     std::unique_lock lock(mu_);
@@ -185,6 +185,14 @@ Appended Spool::append(FrameType type, std::string_view payload, bool force) {
       return Appended{Appended::io_error, 0, error->text()};
     }
     if (active.first_time_ms == 0) active.first_time_ms = time;
+    const std::size_t memo_records = batch ? batch->records.size() : 0;
+    if (batch && memo_records_ + memo_records <= options_.max_memory_records) {
+      // Kept for the consumer, which then reads no file for it.
+      memo_records_ += memo_records;
+      memos_.push_back(Memo{std::prev(segments_.end())->first, active.bytes, active.bytes + buffer_.size(),
+                            FrameHeader{type, static_cast<std::uint32_t>(payload.size()), sequence, time},
+                            std::move(batch)});
+    }
     active.bytes += buffer_.size();
     if (options_.fsync != FsyncPolicy::batch) {
       // Acknowledged once written: readers may have it now.
@@ -270,6 +278,13 @@ bool Spool::try_resume() {
     total_bytes_ -= segment.bytes - keep;
     segment.bytes = segment.durable_bytes = keep;
   }
+  // A memo of a frame that was cut off must never reach the consumer.
+  std::erase_if(memos_, [&](const Memo& memo) {
+    const auto it = segments_.find(memo.segment);
+    const bool cut = it == segments_.end() || memo.end > it->second.bytes;
+    if (cut && memo.batch) memo_records_ -= memo.batch->records.size();
+    return cut;
+  });
   // 2. Does the file system take a write and an fsync again (space returned, device back)?
   if (auto error = directory_.probe()) {
     failed_ = *error;
@@ -340,6 +355,23 @@ bool Spool::next(Cursor& cursor, Frame& frame) {
         cursor = Cursor{std::next(it)->first, 0};
         continue;
       }
+      // Memos the cursor has passed (read from the file after the cap was reached) go.
+      while (!memos_.empty() && (memos_.front().segment < cursor.segment ||
+                                 (memos_.front().segment == cursor.segment && memos_.front().offset < cursor.offset))) {
+        if (memos_.front().batch) memo_records_ -= memos_.front().batch->records.size();
+        memos_.pop_front();
+      }
+      if (!memos_.empty() && memos_.front().segment == cursor.segment && memos_.front().offset == cursor.offset &&
+          memos_.front().end <= committed) {
+        Memo& memo = memos_.front();
+        frame.header = memo.header;
+        frame.payload.clear();
+        if (memo.batch) memo_records_ -= memo.batch->records.size();
+        frame.batch = std::move(memo.batch);
+        cursor.offset = memo.end;
+        memos_.pop_front();
+        return true;
+      }
     }
     // Reading the file outside the lock: only this consumer reads, and a segment is released
     // only after the consumer has passed it.
@@ -354,6 +386,7 @@ bool Spool::next(Cursor& cursor, Frame& frame) {
         if (pread_all(fd, whole.data(), whole.size(), cursor.offset) &&
             check_frame(std::span(whole.data(), whole.size()), header) == FrameCheck::ok) {
           frame.header = header;
+          frame.batch.reset();
           frame.payload.assign(whole, kFrameHeaderBytes, std::string::npos);
           cursor.offset += whole.size();
           return true;

@@ -3,9 +3,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
@@ -16,6 +18,7 @@
 #include "spool/frame.hpp"
 #include "spool/fsync_policy.hpp"
 #include "spool/spool_directory.hpp"
+#include "spool/spooled_records.hpp"
 #include "spool/unique_fd.hpp"
 
 namespace flowmetrics::spool {
@@ -27,6 +30,9 @@ struct SpoolOptions {
   std::chrono::milliseconds fsync_interval{100};
   // How often a spool stopped by an I/O error tries to resume (docs/durability.md).
   std::chrono::milliseconds retry_interval{1000};
+  // Records of appended batches kept in memory for the consumer (see next()), at most;
+  // beyond it the consumer reads them back from the files.
+  std::size_t max_memory_records = 1 << 20;
 };
 
 // What an append did.
@@ -48,7 +54,10 @@ struct SpoolRecovery {
 
 struct Frame {
   FrameHeader header;
-  std::string payload;
+  std::string payload;  // empty when `batch` is set
+  // The batch as append() was given it, when the frame was read from memory: the consumer
+  // takes it as it is, without reading or decoding the file.
+  std::shared_ptr<const RecordBatch> batch;
 };
 
 // The write-ahead spool: numbered segment files of frames (frame.hpp) in one directory,
@@ -89,7 +98,11 @@ class Spool {
   // frame's write (or, under `batch`, its fsync) failed: then the frame must not be
   // acknowledged. On `ok` under the `batch` policy the frame is on disk; otherwise it is in
   // the kernel's page cache.
-  Appended append(FrameType type, std::string_view payload, bool force = false);
+  // With `batch` (the records `payload` encodes), the batch is also kept in memory until
+  // next() hands it over: the consumer reads the file only to recover (frames an earlier run
+  // left) or when more than max_memory_records wait.
+  Appended append(FrameType type, std::string_view payload, bool force = false,
+                  std::shared_ptr<const RecordBatch> batch = nullptr);
   // fsync now, whatever the policy, up to at least `sequence`; false when that failed (or
   // the spool is failed): the frames after the last successful fsync are not durable.
   bool sync(std::uint64_t sequence);
@@ -107,7 +120,9 @@ class Spool {
     std::uint64_t offset = 0;
   };
   // Reads the next intact frame at or after `cursor` and advances it; false when there is
-  // none yet. Frames come in sequence order.
+  // none yet. Frames come in sequence order. A frame this process appended comes from memory
+  // (Frame::batch, no payload) while it is kept there, exactly when it would be readable from
+  // the file (under `batch`, once fsynced); a frame a failed fsync cut off never comes.
   bool next(Cursor& cursor, Frame& frame);
   // Waits until a frame is appended after `sequence` or `timeout` passes.
   void wait_for_append(std::uint64_t sequence, std::chrono::milliseconds timeout);
@@ -125,6 +140,15 @@ class Spool {
   std::optional<std::int64_t> oldest_time_ms() const;
 
  private:
+  // Where an appended frame lies, and its batch: next() serves it from here.
+  struct Memo {
+    std::uint64_t segment = 0;  // the segment's first sequence
+    std::uint64_t offset = 0;
+    std::uint64_t end = 0;
+    FrameHeader header;
+    std::shared_ptr<const RecordBatch> batch;
+  };
+
   struct Segment {
     std::filesystem::path path;
     std::uint64_t bytes = 0;          // complete frames written (the file may hold a torn tail)
@@ -155,6 +179,8 @@ class Spool {
   UniqueFd write_fd_;                          // the active (last) segment; guarded by mu_
   std::string buffer_;                         // guarded by mu_
   std::optional<IoError> failed_;              // set while stopped by an I/O error; guarded by mu_
+  std::deque<Memo> memos_;                     // in file order; guarded by mu_
+  std::size_t memo_records_ = 0;               // guarded by mu_
 
   // Lock order: sync_mu_ before mu_.
   std::mutex sync_mu_;                // one fsync (or resume) at a time

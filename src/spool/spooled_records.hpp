@@ -6,19 +6,19 @@
 #include <string_view>
 #include <vector>
 
-#include "flowmetrics/metric_key.hpp"
+#include "core/flow_key.hpp"
 
 namespace flowmetrics::spool {
 
-// One validated record as the spool keeps it: the canonical key (exact timestamp, not yet
+// One validated record as the spool keeps it: the binary key (exact timestamp, not yet
 // bucketed) and what it adds to its aggregate.
-struct SpooledRecord {
-  MetricKey key;
-  double value = 0.0;
-  std::uint64_t packets = 0;
-  std::uint64_t bytes = 0;
-  std::uint64_t flows = 0;
-};
+using SpooledRecord = FlowUpdate;
+
+// How a records payload was written. Version 1 (before binary keys) stored each key as its
+// canonical text; it is still read, so that a spool left by an earlier release is replayed.
+// Version 2 stores the binary key compactly (about 21 bytes for an IPv4 NetFlow record).
+inline constexpr std::uint8_t kRecordsVersion1 = 1;
+inline constexpr std::uint8_t kRecordsVersion2 = 2;
 
 // The payload of a `records` frame: what one input handed over at once.
 struct RecordBatch {
@@ -28,6 +28,9 @@ struct RecordBatch {
   std::string origin;               // ingest: the file's identity; empty otherwise
   std::uint64_t origin_offset = 0;  // ingest: the file offset just past these records
   std::vector<SpooledRecord> records;
+  // The format the records came in (decode_records); encode() always writes version 2. The
+  // pipeline partitions a version-1 batch as the release that wrote it did (docs/durability.md).
+  std::uint8_t version = kRecordsVersion2;
 };
 
 // The payload of a `flush` frame. A writer took from `partition` every entry whose bucket
@@ -44,7 +47,8 @@ struct FlushMarker {
 
 std::string encode(const RecordBatch& batch);
 std::string encode(const FlushMarker& marker);
-// Both return nullopt for a payload that does not decode (a frame of a newer format).
+// Both return nullopt for a payload that does not decode (a frame of a newer format, or a
+// version-1 key whose text is not canonical).
 std::optional<RecordBatch> decode_records(std::string_view payload);
 // Everything of a records payload but its records (left empty): what start-up needs from each
 // frame (idempotency key, origin offset) without building every record twice.

@@ -9,6 +9,7 @@
 #include <map>
 #include <mutex>
 
+#include "spool_v1_support.hpp"
 #include "test_database.hpp"
 
 namespace flowmetrics::pipeline {
@@ -350,6 +351,57 @@ TEST(Pipeline, ReplayAfterAnAbandonedRunWritesEveryRecordExactlyOnce) {
   const auto table = writer.table();
   ASSERT_EQ(table.size(), expected.size());
   for (const auto& [id, sum] : expected) EXPECT_EQ(table.at(id).sum, sum) << id;
+}
+
+// A spool left by the release before binary keys: version-1 records partitioned by the text
+// key's hash_key, and flush markers naming those partitions, one of them already written.
+// The replay takes exactly what that marker took (nothing written twice), and the records
+// that follow, version 2, partitioned by the new hash, meet no stale entry of their key in
+// another partition.
+TEST(Pipeline, AVersion1SpoolIsReplayedWithItsPartitionsThenVersion2RecordsFollow) {
+  TableWriter writer;
+  SpoolFixture spool;
+  constexpr int kKeys = 60;
+  constexpr std::size_t kWriters = 3;
+  const std::int64_t ts = kFuture;
+  std::vector<testing::V1Record> records;
+  for (int port = 0; port < kKeys; ++port) {
+    records.push_back({{"10.0.0.1", "10.0.0.2", static_cast<std::uint16_t>(port), 80, "TCP", ts}, 1, 1, 1, 1});
+  }
+  const std::uint64_t first =
+      spool.spool().append(spool::FrameType::records, testing::encode_v1_records(records)).sequence;
+  const spool::FlushMarker marker{0, first, ts, true};
+  const std::uint64_t stamp = spool.spool().append(spool::FrameType::flush, spool::encode(marker), true).sequence;
+  // The earlier release wrote that flush: partition 0 by its partition function.
+  std::vector<KeyedAggregate> written;
+  std::size_t in_partition0 = 0;
+  for (const auto& r : records) {
+    if (hash_key(r.key) % kWriters != 0) continue;
+    ++in_partition0;
+    MetricAggregate a;
+    a.last = a.sum = a.min = a.max = 1;
+    a.count = a.packets = a.bytes = a.flows = 1;
+    written.push_back(KeyedAggregate{r.key, encode_document_id(r.key), a});
+  }
+  ASSERT_GT(in_partition0, 5u);
+  ASSERT_LT(in_partition0, static_cast<std::size_t>(kKeys) - 5);
+  WriteStamp applied{spool.spool().identity() + "-p0", stamp, true};
+  ASSERT_TRUE(writer.write(written, &applied).errors.empty());
+  spool.spool().append(spool::FrameType::records, testing::encode_v1_records(records));
+  spool.open();
+
+  PipelineStats stats;
+  PipelineOptions o = options(60s);
+  o.writers = kWriters;
+  Pipeline pipeline(o, writer, stats, spool.spool(), nullptr, spool.replay());
+  std::vector<Metric> live;
+  for (int port = 0; port < kKeys; ++port) live.push_back(at(ts + 1, port, 1));
+  ASSERT_EQ(pipeline.submit(live, "test"), Admission::accepted);
+  ASSERT_TRUE(pipeline.drain(60s));
+  const auto table = writer.table();
+  ASSERT_EQ(table.size(), static_cast<std::size_t>(kKeys));
+  for (const auto& [id, aggregate] : table) EXPECT_EQ(aggregate.count, 3u) << id;
+  EXPECT_EQ(stats.replayed.load(), 2u * kKeys);
 }
 
 }  // namespace
