@@ -14,6 +14,7 @@
 #include "mongo/query_engine.hpp"
 #include "mongo/rollups.hpp"
 #include "mongo/server_profile.hpp"
+#include "mongo/totals_writer.hpp"
 #include "mongo/uri.hpp"
 
 namespace flowmetrics {
@@ -75,15 +76,11 @@ class MetricsAgent::Impl {
     const auto deadline = deadline_after(std::nullopt);
     const AgentOptions& o = resolved_.options;
     std::vector<mongo::IndexPlan> plans{{target_.database, target_.collection, o.index_name, o.retention, true, true}};
-    if (rollups_active()) {
-      // FerretDB has no TTL indexes: there expire_rollups() deletes instead.
-      const auto ttl = [&](std::optional<std::chrono::seconds> r) { return server_.is_ferretdb() ? std::nullopt : r; };
-      plans.push_back(
-          {target_.database, hour_target_.collection, o.index_name, ttl(o.rollups.hour_retention), true, true});
-      plans.push_back({target_.database, minute_totals_target_.collection, o.index_name,
-                       ttl(o.rollups.minute_totals_retention), false, false});
-      plans.push_back({target_.database, hour_totals_target_.collection, o.index_name,
-                       ttl(o.rollups.hour_totals_retention), false, false});
+    if (five_tuple_hours_active()) {
+      // FerretDB has no TTL indexes: there expire_rollups() deletes instead. The totals tiers
+      // need no index but _id: they are read by shard and by _id, and expire by shard.
+      const auto ttl = server_.is_ferretdb() ? std::nullopt : o.rollups.hour_retention;
+      plans.push_back({target_.database, hour_target_.collection, o.index_name, ttl, true, true});
     }
     milliseconds backoff(50);
     for (;;) {
@@ -186,13 +183,18 @@ class MetricsAgent::Impl {
     return resolved_.options.rollups.enabled && resolved_.options.merge_policy == MergePolicy::aggregate;
   }
 
+  // The five-tuple hour tier is kept: asked for, or by default except on FerretDB.
+  bool five_tuple_hours_active() const {
+    return rollups_active() && resolved_.options.rollups.five_tuple_hours.value_or(!server_.is_ferretdb());
+  }
+
   UpsertResult upsert_rollups(std::span<const KeyedAggregate> written, Clock::time_point deadline,
                               const WriteStamp* stamp) {
     check_open();
     UpsertResult result;
     result.input = written.size();
     if (!rollups_active() || written.empty()) return result;
-    const mongo::RollupBatch batch = mongo::build_rollups(written);
+    const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written);
     auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
       result.documents += chunk.outcomes.size();
       result.matched += chunk.matched;
@@ -203,18 +205,16 @@ class MetricsAgent::Impl {
       for (std::size_t i = 0; i < chunk.outcomes.size(); ++i) account(result, offset + i, chunk.outcomes[i]);
     };
     std::size_t offset = 0;
-    for (const mongo::BatchRange& range :
-         mongo::plan_batches(batch.hour, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes)) {
-      auto chunk = std::span(batch.hour).subspan(range.begin, range.end - range.begin);
-      account_chunk(mongo::write_chunk(pool_, hour_target_, chunk, deadline, stamp), offset + range.begin);
+    if (five_tuple_hours_active()) {
+      for (const mongo::BatchRange& range :
+           mongo::plan_batches(batch.hour, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes)) {
+        auto chunk = std::span(batch.hour).subspan(range.begin, range.end - range.begin);
+        account_chunk(mongo::write_chunk(pool_, hour_target_, chunk, deadline, stamp), offset + range.begin);
+      }
+      offset += batch.hour.size();
     }
-    offset += batch.hour.size();
-    account_chunk(mongo::write_chunk(pool_, minute_totals_target_, std::span(batch.minute_totals), deadline, stamp),
-                  offset);
-    offset += batch.minute_totals.size();
-    account_chunk(mongo::write_chunk(pool_, hour_totals_target_, std::span(batch.hour_totals), deadline, stamp),
-                  offset);
-    if (server_.is_ferretdb()) maybe_expire();
+    account_chunk(mongo::write_totals(pool_, totals_target_, std::span(batch.totals), deadline, stamp), offset);
+    maybe_expire();
     return result;
   }
 
@@ -223,31 +223,56 @@ class MetricsAgent::Impl {
     const RollupOptions& r = resolved_.options.rollups;
     const std::int64_t now = now_ms();
     std::size_t deleted = 0;
-    const std::pair<const mongo::WriteTarget*, std::optional<std::chrono::seconds>> tiers[] = {
-        {&hour_target_, r.hour_retention},
-        {&minute_totals_target_, r.minute_totals_retention},
-        {&hour_totals_target_, r.hour_totals_retention}};
     mongo::Lease lease = pool_.acquire(deadline_after(std::nullopt));
-    for (const auto& [target, retention] : tiers) {
-      if (!retention) continue;
+    mongoc_client_t* client = lease.client().get();
+    auto fail = [&](const bson_error_t& error, const std::string& what) {
+      const mongo::DriverError translated = mongo::translate(error, what);
+      if (translated.connection_broken) lease.mark_broken();
+      mongo::throw_error(translated);
+    };
+    if (five_tuple_hours_active() && r.hour_retention && server_.is_ferretdb()) {
       mongo::CollectionPtr collection(
-          mongoc_client_get_collection(lease.client().get(), target->database.c_str(), target->collection.c_str()));
+          mongoc_client_get_collection(client, target_.database.c_str(), hour_target_.collection.c_str()));
       mongo::BsonPtr filter = mongo::make_bson();
       bson_t range;
       BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "timestamp", &range);
-      BSON_APPEND_DATE_TIME(&range, "$lt", now - retention->count() * 1000);
+      BSON_APPEND_DATE_TIME(&range, "$lt", now - r.hour_retention->count() * 1000);
       bson_append_document_end(filter.get(), &range);
       mongo::Reply reply;
       bson_error_t error;
       if (!mongoc_collection_delete_many(collection.get(), filter.get(), nullptr, reply.reset(), &error)) {
-        const mongo::DriverError translated = mongo::translate(error, "expire rollups in " + target->collection);
-        if (translated.connection_broken) lease.mark_broken();
-        mongo::throw_error(translated);
+        fail(error, "expire rollups in " + hour_target_.collection);
       }
       bson_iter_t it;
       if (bson_iter_init_find(&it, reply.get(), "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)) {
         deleted += static_cast<std::size_t>(bson_iter_as_int64(&it));
       }
+    }
+    const std::pair<mongo::TotalsTier, std::optional<std::chrono::seconds>> tiers[] = {
+        {mongo::TotalsTier::minute, r.minute_totals_retention}, {mongo::TotalsTier::hour, r.hour_totals_retention}};
+    if (std::none_of(std::begin(tiers), std::end(tiers), [](const auto& t) { return t.second.has_value(); })) {
+      return deleted;
+    }
+    mongo::DatabasePtr database(mongoc_client_get_database(client, target_.database.c_str()));
+    bson_error_t error;
+    const mongo::StringListPtr names(mongoc_database_get_collection_names_with_opts(database.get(), nullptr, &error));
+    if (!names) fail(error, "list collections");
+    std::vector<std::string> expired;
+    for (char** name = names.get(); *name != nullptr; ++name) {
+      for (const auto& [tier, retention] : tiers) {
+        const auto shard = mongo::totals_shard_of(target_.collection, tier, *name);
+        // A shard goes once its last bucket is past the retention.
+        if (retention && shard && *shard + mongo::totals_shard_width(tier) <= now - retention->count() * 1000) {
+          expired.emplace_back(*name);
+        }
+      }
+    }
+    for (const std::string& name : expired) {
+      mongo::CollectionPtr collection(mongoc_client_get_collection(client, target_.database.c_str(), name.c_str()));
+      if (!mongoc_collection_drop(collection.get(), &error) && error.code != 26 /* NamespaceNotFound */) {
+        fail(error, "drop " + name);
+      }
+      ++deleted;
     }
     return deleted;
   }
@@ -304,10 +329,10 @@ class MetricsAgent::Impl {
     hour_target_ = target_;
     hour_target_.collection = mongo::hour_collection(target_.collection);
     hour_target_.policy = MergePolicy::aggregate;
-    minute_totals_target_ = hour_target_;
-    minute_totals_target_.collection = mongo::minute_totals_collection(target_.collection);
-    hour_totals_target_ = hour_target_;
-    hour_totals_target_.collection = mongo::hour_totals_collection(target_.collection);
+    totals_target_.database = target_.database;
+    totals_target_.update_locks = server_.is_ferretdb() ? &mongo::shared_totals_locks() : nullptr;
+    totals_target_.write_concern = target_.write_concern;
+    totals_target_.journal = target_.journal;
   }
 
   static std::int64_t now_ms() {
@@ -315,7 +340,7 @@ class MetricsAgent::Impl {
   }
 
   // The first bucket the rollups hold completely, kept in "<collection>_rollups" as
-  // {_id: "since", since: <date>}: recorded before the first write (or a later one, see
+  // {_id: "since-2", since: <date>}: recorded before the first write (or a later one, see
   // ensure_rollup_start) of the first agent that keeps rollups. On an empty minute collection every bucket is complete;
   // otherwise only buckets from the next whole hour on (earlier ones may hold minutes written without rollups). Queries
   // never use a rollup tier before it.
@@ -356,7 +381,7 @@ class MetricsAgent::Impl {
     const std::int64_t since = has_documents ? mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs : kBeginning;
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
-    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8("since"), "since", BCON_DATE_TIME(since)));
+    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8(kSinceId), "since", BCON_DATE_TIME(since)));
     if (!mongoc_collection_insert_one(state.get(), record.get(), nullptr, nullptr, &error) &&
         error.code != mongo::kDuplicateKey) {
       mongo::throw_error(mongo::translate(error, "record the start of the rollups"));
@@ -368,7 +393,7 @@ class MetricsAgent::Impl {
   std::optional<std::int64_t> read_since(mongoc_client_t* client) const {
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
-    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8("since")));
+    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8(kSinceId)));
     mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
     mongo::CursorPtr cursor(mongoc_collection_find_with_opts(state.get(), filter.get(), one.get(), nullptr));
     const bson_t* doc = nullptr;
@@ -405,7 +430,7 @@ class MetricsAgent::Impl {
         if (since == mongo::TierCoverage::kNever) return since;
         return retention ? std::max(since, source.now_ms - retention->count() * 1000 + kMarginMs) : since;
       };
-      source.coverage.hour = start(r.hour_retention);
+      source.coverage.hour = five_tuple_hours_active() ? start(r.hour_retention) : mongo::TierCoverage::kNever;
       source.coverage.minute_totals = start(r.minute_totals_retention);
       source.coverage.hour_totals = start(r.hour_totals_retention);
     }
@@ -441,14 +466,17 @@ class MetricsAgent::Impl {
                                       .outcome_unknown = outcome.outcome_unknown});
   }
 
+  // Not "since": that record was written for the earlier layout of the totals tiers (one
+  // collection per tier, one field per value), whose documents this version does not read, so
+  // its rollups begin anew.
+  static constexpr const char* kSinceId = "since-2";
   static constexpr std::int64_t kUnknown = std::numeric_limits<std::int64_t>::min();
   static constexpr std::int64_t kBeginning = -62'135'596'800'000;  // 0001-01-01
 
   mongo::ResolvedUri resolved_;
   mongo::WriteTarget target_;
   mongo::WriteTarget hour_target_;
-  mongo::WriteTarget minute_totals_target_;
-  mongo::WriteTarget hour_totals_target_;
+  mongo::TotalsTarget totals_target_;
   std::mutex since_mu_;  // serialises the first recording of rollup_since_
   std::atomic<std::int64_t> rollup_since_{kUnknown};
   std::atomic<std::int64_t> last_expire_ms_{0};
