@@ -8,6 +8,7 @@
 //                                  minute a 24 h query reads then holds its 2,000 values, as in
 //                                  a real day, in 24 + 2 x 60 writes)
 //                   [--ranges 1h,24h,7d] [--queries top10,top10_filtered,series60]
+//                   [--write off]   (query what an earlier run with the same arguments wrote)
 //
 // Writes F active flows for each of M minutes ending at the current minute (F x M minute
 // documents) the way the pipeline does -- upsert_aggregates per flush of one minute, then
@@ -54,7 +55,7 @@ double percentile(std::vector<double> v, double p) {
 int main(int argc, char** argv) {
   std::string uri = "mongodb://127.0.0.1:27017/", collection = "query_bench";
   std::size_t flows = 2000, minutes = 60, repetitions = 5, every = 1, dense = 0;
-  bool rollups = true;
+  bool rollups = true, write = true;
   std::optional<bool> five_tuple_hours;
   std::string ranges = "1h,24h,7d", queries = "top10,top10_filtered,series60";
   for (int i = 1; i + 1 < argc; i += 2) {
@@ -68,6 +69,7 @@ int main(int argc, char** argv) {
     if (key == "--rollups") rollups = value == "on";
     if (key == "--five-tuple-hours") five_tuple_hours = value == "on";
     if (key == "--dense") dense = std::stoul(value);
+    if (key == "--write") write = value == "on";
     if (key == "--ranges") ranges = value;
     if (key == "--queries") queries = value;
   }
@@ -112,6 +114,7 @@ int main(int argc, char** argv) {
                       t < first_minute + dense_ms || t > last_minute - dense_ms;
     if (!kept) continue;
     ++written;
+    if (!write) continue;
     std::vector<KeyedAggregate> batch;
     batch.reserve(active.size());
     for (const Flow& f : active) {
@@ -132,12 +135,14 @@ int main(int argc, char** argv) {
   }
   const double write_seconds = std::chrono::duration<double>(Clock::now() - write_start).count();
   const double records = static_cast<double>(flows * written);
-  std::printf(
-      "{\"kind\": \"write\", \"rollups\": %s, \"documents\": %zu, \"records_per_s\": %.1f, \"cpu_s_per_million\": "
-      "%.2f}\n",
-      rollups ? "true" : "false", flows * written, records / write_seconds,
-      (cpu_seconds() - cpu_before) / records * 1e6);
-  std::fflush(stdout);
+  if (write) {
+    std::printf(
+        "{\"kind\": \"write\", \"rollups\": %s, \"documents\": %zu, \"records_per_s\": %.1f, \"cpu_s_per_million\": "
+        "%.2f}\n",
+        rollups ? "true" : "false", flows * written, records / write_seconds,
+        (cpu_seconds() - cpu_before) / records * 1e6);
+    std::fflush(stdout);
+  }
 
   const Filter filter = parse_filter("dest_port = 443 and protocol = tcp");
   const auto in = [](const std::string& list, const std::string& item) {

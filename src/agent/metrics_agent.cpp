@@ -339,12 +339,19 @@ class MetricsAgent::Impl {
     return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
 
-  // The first bucket the rollups hold completely, kept in "<collection>_rollups" as
-  // {_id: "since-2", since: <date>}: recorded before the first write (or a later one, see
-  // ensure_rollup_start) of the first agent that keeps rollups. On an empty minute collection every bucket is complete;
-  // otherwise only buckets from the next whole hour on (earlier ones may hold minutes written without rollups). Queries
-  // never use a rollup tier before it.
+  // Which buckets the rollups hold completely, kept in "<collection>_rollups" as
+  // {_id: "since-2", since: <date>, before: <date>}: recorded before the first write (or a later
+  // one, see ensure_rollup_start) of the first agent that keeps rollups. On an empty minute
+  // collection every bucket is complete (since: the beginning of time). Otherwise the minute
+  // documents already there were written without rollups: only buckets from the next whole hour
+  // on, and those wholly before the hour of the oldest document, are complete. Queries never use
+  // a rollup tier for other buckets.
   std::string state_collection() const { return target_.collection + "_rollups"; }
+
+  struct RollupStart {
+    std::int64_t since = 0;
+    std::int64_t before = mongo::TierCoverage::kNone;
+  };
 
   // Never throws: when the server cannot be asked now, the next write asks again. Recording
   // the start late is safe, only conservative: it is then the next whole hour, and the
@@ -357,6 +364,11 @@ class MetricsAgent::Impl {
     }
   }
 
+  void remember(const RollupStart& start) {
+    rollup_before_.store(start.before);
+    rollup_since_.store(start.since);  // last: it says the pair is known
+  }
+
   void record_rollup_start() {
     std::lock_guard lock(since_mu_);
     if (rollup_since_.load() != kUnknown) return;
@@ -365,47 +377,58 @@ class MetricsAgent::Impl {
     if (!leased) return;
     mongo::Lease& lease = *leased;
     mongoc_client_t* client = lease.client().get();
-    if (auto since = read_since(client)) {
-      rollup_since_.store(*since);
-      return;
-    }
+    if (auto start = read_since(client)) return remember(*start);
+    // The oldest minute document, if any. Once per collection and server: on FerretDB v1 this
+    // reads the whole collection (no index serves a sort), on MongoDB the timestamp index.
     mongo::CollectionPtr minute(
         mongoc_client_get_collection(client, target_.database.c_str(), target_.collection.c_str()));
     mongo::BsonPtr empty_filter = mongo::make_bson();
-    mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
-    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(minute.get(), empty_filter.get(), one.get(), nullptr));
+    mongo::BsonPtr oldest(BCON_NEW("limit", BCON_INT64(1), "sort", "{", "timestamp", BCON_INT32(1), "}", "projection",
+                                   "{", "timestamp", BCON_INT32(1), "}"));
+    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(minute.get(), empty_filter.get(), oldest.get(), nullptr));
     const bson_t* doc = nullptr;
-    const bool has_documents = mongoc_cursor_next(cursor.get(), &doc);
+    RollupStart start{kBeginning, mongo::TierCoverage::kNone};
+    if (mongoc_cursor_next(cursor.get(), &doc)) {
+      start.since = mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs;
+      bson_iter_t it;
+      start.before = bson_iter_init_find(&it, doc, "timestamp") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                         ? mongo::floor_to(bson_iter_date_time(&it), mongo::kHourMs)
+                         : mongo::TierCoverage::kNone;
+    }
     bson_error_t error;
     if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read metrics"));
-    const std::int64_t since = has_documents ? mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs : kBeginning;
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
-    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8(kSinceId), "since", BCON_DATE_TIME(since)));
+    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8(kSinceId), "since", BCON_DATE_TIME(start.since)));
+    if (start.before != mongo::TierCoverage::kNone) BSON_APPEND_DATE_TIME(record.get(), "before", start.before);
     if (!mongoc_collection_insert_one(state.get(), record.get(), nullptr, nullptr, &error) &&
         error.code != mongo::kDuplicateKey) {
       mongo::throw_error(mongo::translate(error, "record the start of the rollups"));
     }
     // Another agent may have won the race: the stored value is the one that counts.
-    rollup_since_.store(read_since(client).value_or(since));
+    remember(read_since(client).value_or(start));
   }
 
-  std::optional<std::int64_t> read_since(mongoc_client_t* client) const {
+  std::optional<RollupStart> read_since(mongoc_client_t* client) const {
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
     mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8(kSinceId)));
     mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
     mongo::CursorPtr cursor(mongoc_collection_find_with_opts(state.get(), filter.get(), one.get(), nullptr));
     const bson_t* doc = nullptr;
-    std::optional<std::int64_t> since;
+    std::optional<RollupStart> start;
     bson_iter_t it;
     if (mongoc_cursor_next(cursor.get(), &doc) && bson_iter_init_find(&it, doc, "since") &&
         BSON_ITER_HOLDS_DATE_TIME(&it)) {
-      since = bson_iter_date_time(&it);
+      start.emplace();
+      start->since = bson_iter_date_time(&it);
+      if (bson_iter_init_find(&it, doc, "before") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        start->before = bson_iter_date_time(&it);
+      }
     }
     bson_error_t error;
     if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read rollup state"));
-    return since;
+    return start;
   }
 
   mongo::QuerySource query_source(Clock::time_point deadline) {
@@ -416,23 +439,26 @@ class MetricsAgent::Impl {
     source.deadline = deadline;
     source.now_ms = now_ms();
     if (rollups_active()) {
-      std::int64_t since = rollup_since_.load();
-      if (since == kUnknown) {
+      if (rollup_since_.load() == kUnknown) {
         mongo::Lease lease = pool_.acquire(deadline);
         // Unset: no agent with rollups has written yet, so no tier holds anything: use none.
-        since = read_since(lease.client().get()).value_or(mongo::TierCoverage::kNever);
-        if (since != mongo::TierCoverage::kNever) rollup_since_.store(since);
+        if (auto start = read_since(lease.client().get())) remember(*start);
       }
+      const std::int64_t since = rollup_since_.load();
+      if (since == kUnknown) return source;
       const RollupOptions& r = resolved_.options.rollups;
       // A bucket within ten minutes of its expiry may be deleted while we read: not used.
       constexpr std::int64_t kMarginMs = 600'000;
-      auto start = [&](std::optional<std::chrono::seconds> retention) {
-        if (since == mongo::TierCoverage::kNever) return since;
-        return retention ? std::max(since, source.now_ms - retention->count() * 1000 + kMarginMs) : since;
+      auto coverage = [&](std::optional<std::chrono::seconds> retention) {
+        mongo::TierCoverage c;
+        c.from = since;
+        c.before = rollup_before_.load();
+        if (retention) c.horizon = source.now_ms - retention->count() * 1000 + kMarginMs;
+        return c;
       };
-      source.coverage.hour = five_tuple_hours_active() ? start(r.hour_retention) : mongo::TierCoverage::kNever;
-      source.coverage.minute_totals = start(r.minute_totals_retention);
-      source.coverage.hour_totals = start(r.hour_totals_retention);
+      if (five_tuple_hours_active()) source.coverage.hour = coverage(r.hour_retention);
+      source.coverage.minute_totals = coverage(r.minute_totals_retention);
+      source.coverage.hour_totals = coverage(r.hour_totals_retention);
     }
     return source;
   }
@@ -479,6 +505,7 @@ class MetricsAgent::Impl {
   mongo::TotalsTarget totals_target_;
   std::mutex since_mu_;  // serialises the first recording of rollup_since_
   std::atomic<std::int64_t> rollup_since_{kUnknown};
+  std::atomic<std::int64_t> rollup_before_{mongo::TierCoverage::kNone};  // stored before rollup_since_
   std::atomic<std::int64_t> last_expire_ms_{0};
   mongo::ConnectionPool pool_;
   mongo::ServerProfile server_;

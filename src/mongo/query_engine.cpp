@@ -70,10 +70,30 @@ std::int64_t ceil_to(std::int64_t ms, std::int64_t width) {
   return f == ms || f > TierCoverage::kNever - width ? f : f + width;
 }
 
-// The first bucket of [a, b) a tier covering from `start` answers: b when none.
-std::int64_t covered_from(std::int64_t start, std::int64_t a, std::int64_t b, std::int64_t width) {
-  if (start >= b) return b;
-  return std::clamp(ceil_to(std::max(start, a), width), a, b);
+// [a, b) (whole buckets of `width`) cut into the pieces a tier with `coverage` answers
+// (covered) and the rest, in order.
+struct Piece {
+  bool covered;
+  std::int64_t from_ms;
+  std::int64_t to_ms;
+};
+std::vector<Piece> cover(const TierCoverage& coverage, std::int64_t a, std::int64_t b, std::int64_t width) {
+  const std::int64_t low =
+      coverage.horizon == TierCoverage::kNone ? a : std::clamp(ceil_to(coverage.horizon, width), a, b);
+  // Covered: [low, early_end) and [late_start, b).
+  const std::int64_t early_end =
+      coverage.before == TierCoverage::kNone ? low : std::clamp(floor_to(coverage.before, width), low, b);
+  const std::int64_t late_start =
+      coverage.from >= b ? b : std::clamp(ceil_to(std::max(coverage.from, low), width), early_end, b);
+  std::vector<Piece> pieces;
+  auto add = [&](bool covered, std::int64_t x, std::int64_t y) {
+    if (x < y) pieces.push_back({covered, x, y});
+  };
+  add(false, a, low);
+  add(true, low, early_end);
+  add(false, early_end, late_start);
+  add(true, late_start, b);
+  return pieces;
 }
 
 // Splits [from, to) into pieces, each answered exactly by one tier: whole hours from an hour
@@ -96,9 +116,9 @@ std::vector<Segment> plan(const QuerySource& source, std::int64_t from, std::int
   auto minutes = [&](std::int64_t a, std::int64_t b) {
     if (a >= b) return;
     if (!totals) return push(QueryTier::minute, a, b);
-    const std::int64_t covered = covered_from(source.coverage.minute_totals, a, b, kMinuteMs);
-    push(QueryTier::minute, a, covered);
-    push(QueryTier::minute_totals, covered, b);
+    for (const Piece& p : cover(source.coverage.minute_totals, a, b, kMinuteMs)) {
+      push(p.covered ? QueryTier::minute_totals : QueryTier::minute, p.from_ms, p.to_ms);
+    }
   };
   const std::int64_t m1 = std::min(ceil_to(from, kMinuteMs), to);
   const std::int64_t m2 = std::max(floor_to(to, kMinuteMs), m1);
@@ -107,11 +127,15 @@ std::vector<Segment> plan(const QuerySource& source, std::int64_t from, std::int
     const std::int64_t h1 = std::min(ceil_to(m1, kHourMs), m2);
     const std::int64_t h2 = std::max(floor_to(m2, kHourMs), h1);
     const QueryTier tier = totals ? QueryTier::hour_totals : QueryTier::hour;
-    const std::int64_t start = totals ? source.coverage.hour_totals : source.coverage.hour;
-    const std::int64_t covered = covered_from(start, h1, h2, kHourMs);
-    minutes(m1, covered);
-    if (covered < h2) push(tier, covered, h2);
-    minutes(std::max(h2, covered), m2);
+    minutes(m1, h1);
+    for (const Piece& p : cover(totals ? source.coverage.hour_totals : source.coverage.hour, h1, h2, kHourMs)) {
+      if (p.covered) {
+        push(tier, p.from_ms, p.to_ms);
+      } else {
+        minutes(p.from_ms, p.to_ms);
+      }
+    }
+    minutes(h2, m2);
   } else {
     minutes(m1, m2);
   }

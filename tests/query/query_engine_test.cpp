@@ -667,5 +667,47 @@ TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
   expect_near(r.total, total, "total after expiry");
 }
 
+// Rollups turned on over a collection that already holds documents: the buckets of the hours
+// those documents touch (up to the next whole hour) are answered from the minute collection,
+// older and later buckets from the tiers.
+TEST(RollupStartTest, OnlyBucketsWithoutEarlierDocumentsAreAnsweredFromTheTiers) {
+  const std::string uri = test_uri();
+  const std::string collection = unique_collection("rollup_start");
+  AgentOptions options;
+  options.merge_policy = MergePolicy::aggregate;
+  options.pool.min_size = 1;
+  options.rollups.enabled = false;
+  const std::int64_t now = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  const std::int64_t this_hour = now - now % kHour;
+  {
+    MetricsAgent plain(uri, kTestDatabase, collection, options);
+    const std::vector<Metric> early{Metric{"10.0.0.9", "10.0.0.8", 1, 2, "TCP",
+                                           system_clock::time_point(milliseconds(this_hour)), 1.0, 1, 5000, 1}};
+    plain.batch_upsert_metrics(early);
+  }
+  options.rollups.enabled = true;
+  MetricsAgent agent(uri, kTestDatabase, collection, options);
+  const std::vector<Record> records = generate(13, 200);  // kT0 .. kT0 + 3 h, hours before now
+  std::vector<Metric> metrics;
+  for (const Record& r : records) metrics.push_back(to_metric(r));
+  agent.batch_upsert_metrics(metrics);
+
+  TopQuery query;
+  query.dimensions = {parse_dimension("source_ip")};
+  query.range = {kT0 + 7 * kMinute, kT0 + 2 * kHour};
+  TopResult r = agent.top(query);
+  EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute_totals}));
+  double total = 0;
+  for (const Record& rec : records) {
+    if (rec.ts >= query.range.from_ms && rec.ts < query.range.to_ms) total += static_cast<double>(rec.bytes);
+  }
+  expect_near(r.total, total, "historical range");
+  // The hour of the document written without rollups: the minute collection.
+  query.range = {this_hour, this_hour + kHour};
+  r = agent.top(query);
+  EXPECT_EQ(r.stats.tiers, std::vector<QueryTier>{QueryTier::minute});
+  expect_near(r.total, 5000, "the hour written without rollups");
+}
+
 }  // namespace
 }  // namespace flowmetrics
