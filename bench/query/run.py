@@ -4,7 +4,7 @@ without rollups, on both embedded servers, and the rollups' write cost.
 
     bench/query/run.py [--sizes 10000,100000,1000000] [--flows 100]
                        [--servers ferretdb,mongo-java-server] [--repetitions 5]
-                       [--scan-limit 200000] [--out docs/benchmarks]
+                       [--scan-limit 20000] [--resume] [--out docs/benchmarks]
 
 Each (server, size, rollups) point starts its server on a fresh data directory, runs
 build/bench/query_benchmark (flows x minutes = size documents, ending now) and collects its JSON
@@ -144,17 +144,21 @@ def plot(rows, path):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="10000,100000,1000000")
-    ap.add_argument("--scan-limit", type=int, default=200000)
+    ap.add_argument("--scan-limit", type=int, default=20000)
+    ap.add_argument("--resume", action="store_true", help="keep the points OUT/query.json already has")
     ap.add_argument("--flows", type=int, default=100)
     ap.add_argument("--servers", default="ferretdb,mongo-java-server")
     ap.add_argument("--repetitions", type=int, default=5)
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks"))
     args = ap.parse_args()
     out = Path(args.out)
-    rows = []
+    rows = json.loads((out / "query.json").read_text()) if args.resume and (out / "query.json").exists() else []
+    done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
     for server in args.servers.split(","):
         for size in (int(s) for s in args.sizes.split(",")):
             for rollups in (True, False):
+                if (server, size, rollups) in done:
+                    continue
                 print(f"{server} {size} rollups={rollups}", file=sys.stderr, flush=True)
                 rows += run_point(server, size, args.flows, rollups, args.repetitions, args.scan_limit)
                 # Saved as it goes: a long run stopped half way keeps what it measured.

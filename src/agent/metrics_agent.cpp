@@ -194,7 +194,15 @@ class MetricsAgent::Impl {
     UpsertResult result;
     result.input = written.size();
     if (!rollups_active() || written.empty()) return result;
-    const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written);
+    // Buckets within ten minutes of their expiry are not written either: a concurrent
+    // expire_rollups() may be dropping their shard (it drops shards whose last bucket is past
+    // the retention), and queries do not read them.
+    const RollupOptions& r = resolved_.options.rollups;
+    mongo::TotalsHorizon horizon;
+    const std::int64_t now = now_ms();
+    if (r.minute_totals_retention) horizon.minute = now - r.minute_totals_retention->count() * 1000 + kExpiryMarginMs;
+    if (r.hour_totals_retention) horizon.hour = now - r.hour_totals_retention->count() * 1000 + kExpiryMarginMs;
+    const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written, horizon);
     auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
       result.documents += chunk.outcomes.size();
       result.matched += chunk.matched;
@@ -448,12 +456,11 @@ class MetricsAgent::Impl {
       if (since == kUnknown) return source;
       const RollupOptions& r = resolved_.options.rollups;
       // A bucket within ten minutes of its expiry may be deleted while we read: not used.
-      constexpr std::int64_t kMarginMs = 600'000;
       auto coverage = [&](std::optional<std::chrono::seconds> retention) {
         mongo::TierCoverage c;
         c.from = since;
         c.before = rollup_before_.load();
-        if (retention) c.horizon = source.now_ms - retention->count() * 1000 + kMarginMs;
+        if (retention) c.horizon = source.now_ms - retention->count() * 1000 + kExpiryMarginMs;
         return c;
       };
       if (five_tuple_hours_active()) source.coverage.hour = coverage(r.hour_retention);
@@ -496,6 +503,8 @@ class MetricsAgent::Impl {
   // collection per tier, one field per value), whose documents this version does not read, so
   // its rollups begin anew.
   static constexpr const char* kSinceId = "since-2";
+  // Buckets this close to their expiry are neither written nor read (see upsert_rollups).
+  static constexpr std::int64_t kExpiryMarginMs = 600'000;
   static constexpr std::int64_t kUnknown = std::numeric_limits<std::int64_t>::min();
   static constexpr std::int64_t kBeginning = -62'135'596'800'000;  // 0001-01-01
 

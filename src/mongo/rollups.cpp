@@ -114,7 +114,8 @@ std::string totals_id(std::int64_t bucket_ms) {
   return std::to_string(bucket_ms);
 }
 
-RollupBatch build_rollups(const std::string& minute, std::span<const KeyedAggregate> written) {
+RollupBatch build_rollups(const std::string& minute, std::span<const KeyedAggregate> written,
+                          const TotalsHorizon& horizon) {
   RollupBatch batch;
   std::unordered_map<MetricKey, std::size_t, MetricKeyHash> hour_index;
   TotalsMap totals;
@@ -134,6 +135,7 @@ RollupBatch build_rollups(const std::string& minute, std::span<const KeyedAggreg
       const std::string value = totals_value(d, item.key);
       for (const TotalsTier tier : {TotalsTier::minute, TotalsTier::hour}) {
         const std::int64_t bucket = floor_to(item.key.timestamp_ms, totals_width(tier));
+        if (bucket < (tier == TotalsTier::minute ? horizon.minute : horizon.hour)) continue;
         totals[{static_cast<int>(tier), d, bucket}][value].add(sums);
       }
     }

@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <optional>
 #include <span>
 #include <string>
@@ -77,8 +78,17 @@ struct RollupBatch {
   std::vector<TotalsDocument> totals;
 };
 
-// Pure: depends only on the items (their order included), so a replayed flush rebuilds the
-// same documents. `minute` is the minute collection's name.
-RollupBatch build_rollups(const std::string& minute, std::span<const KeyedAggregate> written);
+// The oldest bucket start each totals tier still keeps (its retention): older buckets are
+// not rolled up, since their shards are dropped, or about to be, and no query reads them.
+struct TotalsHorizon {
+  std::int64_t minute = std::numeric_limits<std::int64_t>::min();
+  std::int64_t hour = std::numeric_limits<std::int64_t>::min();
+};
+
+// Pure: depends only on the items (their order included) and the horizon, so a replayed flush
+// rebuilds the same documents, less those that expired meanwhile. `minute` is the minute
+// collection's name.
+RollupBatch build_rollups(const std::string& minute, std::span<const KeyedAggregate> written,
+                          const TotalsHorizon& horizon = {});
 
 }  // namespace flowmetrics::mongo

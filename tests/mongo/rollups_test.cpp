@@ -65,6 +65,10 @@ TEST(BuildRollups, SumsPerDimensionBucketAndTier) {
       EXPECT_EQ(doc.entries[0].second.count, 2u);
     }
   }
+  // Buckets older than a tier's horizon are left out (their shards are being dropped).
+  const RollupBatch recent = build_rollups("flows", written, TotalsHorizon{kT + kMinuteMs, kT});
+  EXPECT_EQ(recent.totals.size(), 12u);  // 6 dimensions x (1 minute + 1 hour)
+  EXPECT_EQ(build_rollups("flows", written, TotalsHorizon{kT + kHourMs, kT + kHourMs}).totals.size(), 0u);
   // The same items give the same documents (a replayed flush rebuilds what it wrote).
   const RollupBatch again = build_rollups("flows", written);
   ASSERT_EQ(again.totals.size(), batch.totals.size());

@@ -643,9 +643,9 @@ TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
   std::vector<Metric> metrics;
   for (const Record& r : records) metrics.push_back(to_metric(r));
   agent.batch_upsert_metrics(metrics);
-  // kT0 lies more than an hour in the past: all three hours of minute shards go (the write
-  // itself may have expired them already: upsert_rollups expires every ten minutes), the day's
-  // hour shards stay.
+  // kT0 lies more than an hour in the past: no minute shard is kept (buckets past the retention
+  // are not even written, and upsert_rollups expires every ten minutes), the day's hour shards
+  // stay.
   agent.expire_rollups();
   EXPECT_EQ(agent.expire_rollups(), 0u);
   std::size_t minute_shards = 0, hour_shards = 0;
