@@ -44,7 +44,7 @@ def cpu_seconds(pid):
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def run_point(server, size, flows, rollups, repetitions, scan_limit):
+def run_point(server, size, flows, rollups, repetitions, scan_limit, five_tuple_hours=None):
     slow_scans = server == "ferretdb" and size > scan_limit
     with tempfile.TemporaryDirectory(prefix="query-bench-") as state:
         uri = subprocess.run(START[server] + ["start", state], check=True, capture_output=True,
@@ -57,7 +57,8 @@ def run_point(server, size, flows, rollups, repetitions, scan_limit):
                 proc = subprocess.Popen(
                     ["nice", "-n", "10", str(BENCH), "--uri", uri, "--flows", str(flows), "--minutes",
                      str(max(1, size // flows)), "--rollups", "on" if rollups else "off", "--repetitions",
-                     str(reps)] + extra, stdout=subprocess.PIPE, text=True)
+                     str(reps)] + (["--five-tuple-hours", five_tuple_hours] if five_tuple_hours else []) + extra,
+                    stdout=subprocess.PIPE, text=True)
                 out = []
                 for line in proc.stdout:
                     if not line.startswith("{"):
@@ -85,26 +86,40 @@ def run_point(server, size, flows, rollups, repetitions, scan_limit):
             subprocess.run(START[server] + ["stop", state], check=False, capture_output=True)
     for row in rows:
         row["server"] = server
+        row["flows"] = flows
+        if five_tuple_hours and rollups:
+            row["five_tuple_hours"] = five_tuple_hours
     return rows
 
 
 def tables(rows):
-    lines = ["| server | documents | rollups | query | range | p50 ms | p95 ms | runs | tiers |",
-             "|---|---|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if r["kind"] == "write":
-            continue
+    lines = ["| server | documents | flows/min | rollups | query | range | p50 ms | p95 ms | runs | tiers |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    order = {"top10": 0, "top10_filtered": 1, "series60": 2}
+    spans = {"1h": 0, "24h": 1, "7d": 2}
+    queries = sorted((r for r in rows if r["kind"] != "write"),
+                     key=lambda r: (r["server"], r["documents"], not r["rollups"], spans[r["range"]], order[r["kind"]]))
+    for r in queries:
         runs = r.get("note", str(r.get("repetitions", "")))
-        lines.append(f"| {r['server']} | {r['documents']:,} | {'on' if r['rollups'] else 'off'} | {r['kind']} | "
-                     f"{r['range']} | {r['p50_ms']:,.1f} | {r['p95_ms']:,.1f} | {runs} | {r['tiers']} |")
-    lines += ["", "| server | documents | rollups | records/s | CPU s per million records: collector | server | total |",
-              "|---|---|---|---|---|---|---|"]
-    for r in rows:
-        if r["kind"] == "write":
-            server_cpu = r.get("server_cpu_s_per_million", 0.0)
-            lines.append(f"| {r['server']} | {r['documents']:,} | {'on' if r['rollups'] else 'off'} | "
-                         f"{r['records_per_s']:,.0f} | {r['cpu_s_per_million']:.1f} | {server_cpu:.1f} | "
-                         f"{r['cpu_s_per_million'] + server_cpu:.1f} |")
+        p50 = f"{r['p50_ms']:,.1f}"
+        p95 = f"{r['p95_ms']:,.1f}"
+        if r.get("extrapolated"):
+            p50, p95 = f"*~{r['p50_ms']:,.0f}*", "*n/a*"
+        rolled = ("on" + (" (no 5-tuple hours)" if r.get("five_tuple_hours") == "off" else "")) if r["rollups"] else "off"
+        lines.append(f"| {r['server']} | {r['documents']:,} | {r.get('flows', 100):,} | "
+                     f"{rolled} | {r['kind']} | "
+                     f"{r['range']} | {p50} | {p95} | {runs} | {r['tiers']} |")
+    lines += ["", "| server | documents | flows/min | rollups | records/s | CPU s per million records: collector | server | total |",
+              "|---|---|---|---|---|---|---|---|"]
+    writes = sorted((r for r in rows if r["kind"] == "write"),
+                    key=lambda r: (r["server"], r["documents"], not r["rollups"]))
+    for r in writes:
+        server_cpu = r.get("server_cpu_s_per_million")
+        total = f"{r['cpu_s_per_million'] + server_cpu:.1f}" if server_cpu is not None else "n/a"
+        server_text = f"{server_cpu:.1f}" if server_cpu is not None else "not measured"
+        rolled = ("on" + (" (no 5-tuple hours)" if r.get("five_tuple_hours") == "off" else "")) if r["rollups"] else "off"
+        lines.append(f"| {r['server']} | {r['documents']:,} | {r.get('flows', 100):,} | {rolled} | "
+                     f"{r['records_per_s']:,.0f} | {r['cpu_s_per_million']:.1f} | {server_text} | {total} |")
     return "\n".join(lines)
 
 
@@ -127,7 +142,13 @@ def plot(rows, path):
                     if pts:
                         ax.plot([r["documents"] for r in pts], [max(r["p50_ms"], 0.1) for r in pts], marker="o",
                                 color=colors[span], linestyle="-" if rollups else "--",
-                                label=f"{span} {'rollups' if rollups else 'minute only'}")
+                                label=f"{span} {'rollups' if rollups else 'minute only'}",
+                                markerfacecolor="none" if any(r.get("extrapolated") for r in pts) else colors[span])
+                        for r in pts:
+                            if r.get("extrapolated") or r.get("flows", 100) != 100:
+                                ax.annotate("extrapolated" if r.get("extrapolated") else f"{r['flows']:,} flows",
+                                            (r["documents"], max(r["p50_ms"], 0.1)), fontsize=6,
+                                            textcoords="offset points", xytext=(3, 3))
             ax.axhline(200, color="grey", linewidth=0.8, linestyle=":")
             ax.axhline(1000, color="grey", linewidth=0.8, linestyle=":")
             ax.set_xscale("log")
@@ -146,6 +167,8 @@ def main():
     ap.add_argument("--sizes", default="10000,100000,1000000")
     ap.add_argument("--scan-limit", type=int, default=20000)
     ap.add_argument("--resume", action="store_true", help="keep the points OUT/query.json already has")
+    ap.add_argument("--five-tuple-hours", choices=["on", "off"], help="default: the agent's (off on FerretDB)")
+    ap.add_argument("--tables-only", action="store_true", help="only rewrite the tables and the plot from OUT/query.json")
     ap.add_argument("--flows", type=int, default=100)
     ap.add_argument("--servers", default="ferretdb,mongo-java-server")
     ap.add_argument("--repetitions", type=int, default=5)
@@ -154,13 +177,16 @@ def main():
     out = Path(args.out)
     rows = json.loads((out / "query.json").read_text()) if args.resume and (out / "query.json").exists() else []
     done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
-    for server in args.servers.split(","):
+    if args.tables_only:
+        done = None
+    for server in args.servers.split(",") if done is not None else []:
         for size in (int(s) for s in args.sizes.split(",")):
             for rollups in (True, False):
                 if (server, size, rollups) in done:
                     continue
                 print(f"{server} {size} rollups={rollups}", file=sys.stderr, flush=True)
-                rows += run_point(server, size, args.flows, rollups, args.repetitions, args.scan_limit)
+                rows += run_point(server, size, args.flows, rollups, args.repetitions, args.scan_limit,
+                                  args.five_tuple_hours)
                 # Saved as it goes: a long run stopped half way keeps what it measured.
                 (out / "query.json").write_text(json.dumps(rows, indent=1) + "\n")
     (out / "query.json").write_text(json.dumps(rows, indent=1) + "\n")
