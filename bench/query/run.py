@@ -139,16 +139,23 @@ def plot(rows, path):
                     pts = sorted((r for r in rows if r["server"] == server and r["kind"] == kind
                                   and r["rollups"] == rollups and r["range"] == span),
                                  key=lambda r: r["documents"])
-                    if pts:
-                        ax.plot([r["documents"] for r in pts], [max(r["p50_ms"], 0.1) for r in pts], marker="o",
-                                color=colors[span], linestyle="-" if rollups else "--",
-                                label=f"{span} {'rollups' if rollups else 'minute only'}",
-                                markerfacecolor="none" if any(r.get("extrapolated") for r in pts) else colors[span])
-                        for r in pts:
-                            if r.get("extrapolated") or r.get("flows", 100) != 100:
-                                ax.annotate("extrapolated" if r.get("extrapolated") else f"{r['flows']:,} flows",
-                                            (r["documents"], max(r["p50_ms"], 0.1)), fontsize=6,
-                                            textcoords="offset points", xytext=(3, 3))
+                    measured = [r for r in pts if not r.get("extrapolated")]
+                    guessed = [r for r in pts if r.get("extrapolated")]
+                    style = "-" if rollups else "--"
+                    label = f"{span} {'rollups' if rollups else 'minute only'}"
+                    if measured:
+                        ax.plot([r["documents"] for r in measured], [max(r["p50_ms"], 0.1) for r in measured],
+                                marker="o", color=colors[span], linestyle=style, label=label)
+                    if guessed:
+                        link = measured[-1:] + guessed
+                        ax.plot([r["documents"] for r in link], [max(r["p50_ms"], 0.1) for r in link], marker="o",
+                                markerfacecolor="none", color=colors[span], linestyle=":",
+                                label=None if measured else label)
+                    for r in pts:
+                        if r.get("extrapolated") or r.get("flows", 100) != 100:
+                            ax.annotate("extrapolated" if r.get("extrapolated") else f"{r['flows']:,} flows",
+                                        (r["documents"], max(r["p50_ms"], 0.1)), fontsize=6,
+                                        textcoords="offset points", xytext=(3, 3))
             ax.axhline(200, color="grey", linewidth=0.8, linestyle=":")
             ax.axhline(1000, color="grey", linewidth=0.8, linestyle=":")
             ax.set_xscale("log")
@@ -175,7 +182,8 @@ def main():
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks"))
     args = ap.parse_args()
     out = Path(args.out)
-    rows = json.loads((out / "query.json").read_text()) if args.resume and (out / "query.json").exists() else []
+    keep = (args.resume or args.tables_only) and (out / "query.json").exists()
+    rows = json.loads((out / "query.json").read_text()) if keep else []
     done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
     if args.tables_only:
         done = None
