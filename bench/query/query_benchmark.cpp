@@ -1,15 +1,21 @@
 // Query latency and the write-side cost of the rollups, against a live server.
 //
 //   query_benchmark --uri URI --flows F --minutes M [--rollups on|off] [--repetitions R]
-//                   [--every K]   (write every K-th minute only: a day of 2,000 flows in 24
-//                                  writes with --minutes 1440 --every 60; the hour tiers hold what
-//                                  a full day would put there, the minute tiers far less)
+//                   [--five-tuple-hours on|off]   (default: the agent's, off on FerretDB)
+//                   [--every K --dense D]   (write every K-th minute only, and every minute
+//                                  within D minutes of either end: a day of 2,000 flows with
+//                                  --minutes 1440 --every 60 --dense 60. Every hour and every
+//                                  minute a 24 h query reads then holds its 2,000 values, as in
+//                                  a real day, in 24 + 2 x 60 writes)
+//                   [--ranges 1h,24h,7d] [--queries top10,top10_filtered,series60]
+//                   [--write off]   (query what an earlier run with the same arguments wrote)
 //
 // Writes F active flows for each of M minutes ending at the current minute (F x M minute
 // documents) the way the pipeline does -- upsert_aggregates per flush of one minute, then
 // upsert_rollups, under one stamp -- and reports the write rate and the process CPU per
 // million records; then times top-10 (unfiltered by source_ip: the totals tiers; filtered:
-// the five-tuple tiers) and a 60-point series for the last 1 h, 24 h and 7 d (ranges longer
+// the five-tuple tiers) and a 60-point series for the last 1 h, 24 h and 7 d, each range
+// ending now and starting at a whole minute, as `flowmetrics top --last` asks (ranges longer
 // than the data are still asked: the tiers are planned on the range, not on the data).
 // Prints one JSON object per line (bench/query/run.py collects them).
 #include <sys/resource.h>
@@ -18,6 +24,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <optional>
 #include <random>
 #include <string>
 #include <vector>
@@ -47,8 +54,10 @@ double percentile(std::vector<double> v, double p) {
 
 int main(int argc, char** argv) {
   std::string uri = "mongodb://127.0.0.1:27017/", collection = "query_bench";
-  std::size_t flows = 2000, minutes = 60, repetitions = 5, every = 1;
-  bool rollups = true;
+  std::size_t flows = 2000, minutes = 60, repetitions = 5, every = 1, dense = 0;
+  bool rollups = true, write = true;
+  std::optional<bool> five_tuple_hours;
+  std::string ranges = "1h,24h,7d", queries = "top10,top10_filtered,series60";
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
     if (key == "--uri") uri = value;
@@ -58,10 +67,16 @@ int main(int argc, char** argv) {
     if (key == "--repetitions") repetitions = std::stoul(value);
     if (key == "--every") every = std::max<std::size_t>(1, std::stoul(value));
     if (key == "--rollups") rollups = value == "on";
+    if (key == "--five-tuple-hours") five_tuple_hours = value == "on";
+    if (key == "--dense") dense = std::stoul(value);
+    if (key == "--write") write = value == "on";
+    if (key == "--ranges") ranges = value;
+    if (key == "--queries") queries = value;
   }
   AgentOptions options;
   options.merge_policy = MergePolicy::aggregate;
   options.rollups.enabled = rollups;
+  options.rollups.five_tuple_hours = five_tuple_hours;
   options.rollups.minute_totals_retention.reset();  // the data is generated in the past
   options.operation_timeout = std::chrono::minutes(10);
   options.pool.min_size = 1;
@@ -72,9 +87,7 @@ int main(int argc, char** argv) {
   const std::int64_t now =
       std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
           .count();
-  const std::int64_t kHour = 60 * kMinute;
-  // With --every, the data ends at the last whole hour, so that hour-aligned ranges cover it.
-  const std::int64_t last_minute = every > 1 ? now - now % kHour - kMinute : now - now % kMinute;
+  const std::int64_t last_minute = now - now % kMinute;
   const std::int64_t first_minute = last_minute - static_cast<std::int64_t>(minutes - 1) * kMinute;
   std::mt19937 rng(42);
   struct Flow {
@@ -95,8 +108,13 @@ int main(int argc, char** argv) {
   const auto write_start = Clock::now();
   std::uint64_t sequence = 0;
   std::size_t written = 0;
-  for (std::int64_t t = first_minute; t <= last_minute; t += static_cast<std::int64_t>(every) * kMinute) {
+  const auto dense_ms = static_cast<std::int64_t>(dense) * kMinute;
+  for (std::int64_t t = first_minute; t <= last_minute; t += kMinute) {
+    const bool kept = (t - first_minute) % (static_cast<std::int64_t>(every) * kMinute) == 0 ||
+                      t < first_minute + dense_ms || t > last_minute - dense_ms;
+    if (!kept) continue;
     ++written;
+    if (!write) continue;
     std::vector<KeyedAggregate> batch;
     batch.reserve(active.size());
     for (const Flow& f : active) {
@@ -117,32 +135,44 @@ int main(int argc, char** argv) {
   }
   const double write_seconds = std::chrono::duration<double>(Clock::now() - write_start).count();
   const double records = static_cast<double>(flows * written);
-  std::printf(
-      "{\"kind\": \"write\", \"rollups\": %s, \"documents\": %zu, \"records_per_s\": %.1f, \"cpu_s_per_million\": "
-      "%.2f}\n",
-      rollups ? "true" : "false", flows * written, records / write_seconds,
-      (cpu_seconds() - cpu_before) / records * 1e6);
-  std::fflush(stdout);
+  if (write) {
+    std::printf(
+        "{\"kind\": \"write\", \"rollups\": %s, \"documents\": %zu, \"records_per_s\": %.1f, \"cpu_s_per_million\": "
+        "%.2f}\n",
+        rollups ? "true" : "false", flows * written, records / write_seconds,
+        (cpu_seconds() - cpu_before) / records * 1e6);
+    std::fflush(stdout);
+  }
 
   const Filter filter = parse_filter("dest_port = 443 and protocol = tcp");
-  const std::int64_t to = last_minute + kMinute;
-  for (const auto& [name, span] : std::vector<std::pair<std::string, std::int64_t>>{
+  const auto in = [](const std::string& list, const std::string& item) {
+    return ("," + list + ",").find("," + item + ",") != std::string::npos;
+  };
+  for (const auto& [name, length] : std::vector<std::pair<std::string, std::int64_t>>{
            {"1h", 60 * kMinute}, {"24h", 1440 * kMinute}, {"7d", 7 * 1440 * kMinute}}) {
+    if (!in(ranges, name)) continue;
     for (const std::string kind : {"top10", "top10_filtered", "series60"}) {
+      if (!in(queries, kind)) continue;
       std::vector<double> ms;
       std::string tiers;
       for (std::size_t r = 0; r < repetitions; ++r) {
+        // As `--last`: ends now, starts at the first whole minute within the length.
+        const std::int64_t to =
+            std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+                .count();
+        const std::int64_t start_ms = to - length;
+        const std::int64_t from = start_ms % kMinute == 0 ? start_ms : start_ms - start_ms % kMinute + kMinute;
         const auto start = Clock::now();
         QueryStats stats;
         if (kind == "series60") {
           SeriesQuery q;
-          q.range = {to - span, to};
+          q.range = {from, to};
           q.points = 60;
           stats = agent.series(q).stats;
         } else {
           TopQuery q;
           q.dimensions = {parse_dimension("source_ip")};
-          q.range = {to - span, to};
+          q.range = {from, to};
           if (kind == "top10_filtered") q.filter = filter;
           stats = agent.top(q).stats;
         }
@@ -152,9 +182,9 @@ int main(int argc, char** argv) {
       }
       std::printf(
           "{\"kind\": \"%s\", \"range\": \"%s\", \"rollups\": %s, \"documents\": %zu, \"p50_ms\": %.1f, "
-          "\"p95_ms\": %.1f, \"tiers\": \"%s\"}\n",
+          "\"p95_ms\": %.1f, \"repetitions\": %zu, \"tiers\": \"%s\"}\n",
           kind.c_str(), name.c_str(), rollups ? "true" : "false", flows * written, percentile(ms, 0.5),
-          percentile(ms, 0.95), tiers.c_str());
+          percentile(ms, 0.95), repetitions, tiers.c_str());
       std::fflush(stdout);
     }
   }

@@ -23,15 +23,22 @@ struct PoolOptions {
 };
 
 // The coarser tiers kept beside the minute collection for the read side (docs/rollups.md):
-// five-tuple x hour in "<collection>_1h", per-dimension totals per minute and per hour in
-// "<collection>_totals_1m" and "<collection>_totals_1h". Kept only under
-// MergePolicy::aggregate (a replaced value cannot be summed into a coarser bucket); under
-// replace, queries read the minute collection alone.
+// five-tuple x hour in "<collection>_1h", and per-dimension totals per minute and per hour in
+// collections sharded by time ("<collection>_totals_1m_<dimension>_<YYYYMMDDHH>",
+// "<collection>_totals_1h_<dimension>_<YYYYMMDD>"). Kept only under MergePolicy::aggregate (a
+// replaced value cannot be summed into a coarser bucket); under replace, queries read the
+// minute collection alone.
 struct RollupOptions {
   bool enabled = true;
-  // How long each tier keeps a bucket (unset: forever). MongoDB: a TTL index per tier,
-  // created by create_metrics_indexes(). FerretDB has no TTL: expire_rollups() deletes, and
-  // the collector calls it periodically. A query uses a tier only for buckets it still keeps.
+  // The five-tuple x hour tier (filtered and multi-dimension queries over whole hours). Unset:
+  // kept except on FerretDB v1, where each of its per-minute updates reads the whole tier
+  // (docs/rollups.md, "The embedded default"); there filtered queries read the minute collection.
+  std::optional<bool> five_tuple_hours;
+  // How long each tier keeps a bucket (unset: forever). The five-tuple hour tier: a TTL index
+  // on MongoDB, created by create_metrics_indexes(); FerretDB has no TTL, so expire_rollups()
+  // deletes. The totals tiers: expire_rollups() drops the shards past their retention (on every
+  // server). The collector calls it periodically. A query uses a tier only for buckets it still
+  // keeps.
   std::optional<std::chrono::seconds> hour_retention;
   std::optional<std::chrono::seconds> minute_totals_retention = std::chrono::hours(48);
   std::optional<std::chrono::seconds> hour_totals_retention;

@@ -76,9 +76,9 @@ class MetricsAgent {
   UpsertResult upsert_rollups(std::span<const KeyedAggregate> written,
                               std::optional<std::chrono::milliseconds> timeout = {}, const WriteStamp* stamp = nullptr);
 
-  // Deletes rollup buckets older than their tier's retention. Needed where the server has no
-  // TTL indexes (FerretDB); upsert_rollups() calls it at most every ten minutes there. Returns
-  // the documents deleted.
+  // Drops the totals shards past their tier's retention and, where the server has no TTL
+  // indexes (FerretDB), deletes the five-tuple hour documents past theirs. upsert_rollups()
+  // calls it at most every ten minutes. Returns the documents deleted plus the shards dropped.
   std::size_t expire_rollups();
 
   // The read side (query.hpp). Aggregations run in the server on the coarsest tiers that

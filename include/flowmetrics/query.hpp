@@ -67,8 +67,8 @@ struct TimeRange {
 enum class QueryTier {
   minute,         // the metrics collection itself: five-tuple x minute (x bucket)
   hour,           // five-tuple x hour
-  minute_totals,  // per-dimension totals per minute, read by _id
-  hour_totals,    // per-dimension totals per hour, read by _id
+  minute_totals,  // per-dimension totals per minute, one collection per dimension and hour
+  hour_totals,    // per-dimension totals per hour, one collection per dimension and day
 };
 std::string_view to_string(QueryTier tier) noexcept;  // "minute", "hour", "minute_totals", "hour_totals"
 
@@ -76,7 +76,7 @@ std::string_view to_string(QueryTier tier) noexcept;  // "minute", "hour", "minu
 struct QueryStats {
   std::vector<QueryTier> tiers;  // every tier read, coarsest first
   // Documents the server examined, summed over the commands, when every server involved
-  // reports it; otherwise unset. For _id reads of totals it is the documents fetched.
+  // reports it; otherwise unset. For reads of the totals tiers it is the documents fetched.
   std::optional<std::uint64_t> documents_examined;
   std::size_t commands = 0;  // aggregate/find commands sent
   std::chrono::microseconds elapsed{0};

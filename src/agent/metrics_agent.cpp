@@ -14,6 +14,7 @@
 #include "mongo/query_engine.hpp"
 #include "mongo/rollups.hpp"
 #include "mongo/server_profile.hpp"
+#include "mongo/totals_writer.hpp"
 #include "mongo/uri.hpp"
 
 namespace flowmetrics {
@@ -75,15 +76,11 @@ class MetricsAgent::Impl {
     const auto deadline = deadline_after(std::nullopt);
     const AgentOptions& o = resolved_.options;
     std::vector<mongo::IndexPlan> plans{{target_.database, target_.collection, o.index_name, o.retention, true, true}};
-    if (rollups_active()) {
-      // FerretDB has no TTL indexes: there expire_rollups() deletes instead.
-      const auto ttl = [&](std::optional<std::chrono::seconds> r) { return server_.is_ferretdb() ? std::nullopt : r; };
-      plans.push_back(
-          {target_.database, hour_target_.collection, o.index_name, ttl(o.rollups.hour_retention), true, true});
-      plans.push_back({target_.database, minute_totals_target_.collection, o.index_name,
-                       ttl(o.rollups.minute_totals_retention), false, false});
-      plans.push_back({target_.database, hour_totals_target_.collection, o.index_name,
-                       ttl(o.rollups.hour_totals_retention), false, false});
+    if (five_tuple_hours_active()) {
+      // FerretDB has no TTL indexes: there expire_rollups() deletes instead. The totals tiers
+      // need no index but _id: they are read by shard and by _id, and expire by shard.
+      const auto ttl = server_.is_ferretdb() ? std::nullopt : o.rollups.hour_retention;
+      plans.push_back({target_.database, hour_target_.collection, o.index_name, ttl, true, true});
     }
     milliseconds backoff(50);
     for (;;) {
@@ -186,13 +183,26 @@ class MetricsAgent::Impl {
     return resolved_.options.rollups.enabled && resolved_.options.merge_policy == MergePolicy::aggregate;
   }
 
+  // The five-tuple hour tier is kept: asked for, or by default except on FerretDB.
+  bool five_tuple_hours_active() const {
+    return rollups_active() && resolved_.options.rollups.five_tuple_hours.value_or(!server_.is_ferretdb());
+  }
+
   UpsertResult upsert_rollups(std::span<const KeyedAggregate> written, Clock::time_point deadline,
                               const WriteStamp* stamp) {
     check_open();
     UpsertResult result;
     result.input = written.size();
     if (!rollups_active() || written.empty()) return result;
-    const mongo::RollupBatch batch = mongo::build_rollups(written);
+    // Buckets within ten minutes of their expiry are not written either: a concurrent
+    // expire_rollups() may be dropping their shard (it drops shards whose last bucket is past
+    // the retention), and queries do not read them.
+    const RollupOptions& r = resolved_.options.rollups;
+    mongo::TotalsHorizon horizon;
+    const std::int64_t now = now_ms();
+    if (r.minute_totals_retention) horizon.minute = now - r.minute_totals_retention->count() * 1000 + kExpiryMarginMs;
+    if (r.hour_totals_retention) horizon.hour = now - r.hour_totals_retention->count() * 1000 + kExpiryMarginMs;
+    const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written, horizon);
     auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
       result.documents += chunk.outcomes.size();
       result.matched += chunk.matched;
@@ -203,18 +213,16 @@ class MetricsAgent::Impl {
       for (std::size_t i = 0; i < chunk.outcomes.size(); ++i) account(result, offset + i, chunk.outcomes[i]);
     };
     std::size_t offset = 0;
-    for (const mongo::BatchRange& range :
-         mongo::plan_batches(batch.hour, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes)) {
-      auto chunk = std::span(batch.hour).subspan(range.begin, range.end - range.begin);
-      account_chunk(mongo::write_chunk(pool_, hour_target_, chunk, deadline, stamp), offset + range.begin);
+    if (five_tuple_hours_active()) {
+      for (const mongo::BatchRange& range :
+           mongo::plan_batches(batch.hour, resolved_.options.max_batch_operations, resolved_.options.max_batch_bytes)) {
+        auto chunk = std::span(batch.hour).subspan(range.begin, range.end - range.begin);
+        account_chunk(mongo::write_chunk(pool_, hour_target_, chunk, deadline, stamp), offset + range.begin);
+      }
+      offset += batch.hour.size();
     }
-    offset += batch.hour.size();
-    account_chunk(mongo::write_chunk(pool_, minute_totals_target_, std::span(batch.minute_totals), deadline, stamp),
-                  offset);
-    offset += batch.minute_totals.size();
-    account_chunk(mongo::write_chunk(pool_, hour_totals_target_, std::span(batch.hour_totals), deadline, stamp),
-                  offset);
-    if (server_.is_ferretdb()) maybe_expire();
+    account_chunk(mongo::write_totals(pool_, totals_target_, std::span(batch.totals), deadline, stamp), offset);
+    maybe_expire();
     return result;
   }
 
@@ -223,31 +231,56 @@ class MetricsAgent::Impl {
     const RollupOptions& r = resolved_.options.rollups;
     const std::int64_t now = now_ms();
     std::size_t deleted = 0;
-    const std::pair<const mongo::WriteTarget*, std::optional<std::chrono::seconds>> tiers[] = {
-        {&hour_target_, r.hour_retention},
-        {&minute_totals_target_, r.minute_totals_retention},
-        {&hour_totals_target_, r.hour_totals_retention}};
     mongo::Lease lease = pool_.acquire(deadline_after(std::nullopt));
-    for (const auto& [target, retention] : tiers) {
-      if (!retention) continue;
+    mongoc_client_t* client = lease.client().get();
+    auto fail = [&](const bson_error_t& error, const std::string& what) {
+      const mongo::DriverError translated = mongo::translate(error, what);
+      if (translated.connection_broken) lease.mark_broken();
+      mongo::throw_error(translated);
+    };
+    if (five_tuple_hours_active() && r.hour_retention && server_.is_ferretdb()) {
       mongo::CollectionPtr collection(
-          mongoc_client_get_collection(lease.client().get(), target->database.c_str(), target->collection.c_str()));
+          mongoc_client_get_collection(client, target_.database.c_str(), hour_target_.collection.c_str()));
       mongo::BsonPtr filter = mongo::make_bson();
       bson_t range;
       BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "timestamp", &range);
-      BSON_APPEND_DATE_TIME(&range, "$lt", now - retention->count() * 1000);
+      BSON_APPEND_DATE_TIME(&range, "$lt", now - r.hour_retention->count() * 1000);
       bson_append_document_end(filter.get(), &range);
       mongo::Reply reply;
       bson_error_t error;
       if (!mongoc_collection_delete_many(collection.get(), filter.get(), nullptr, reply.reset(), &error)) {
-        const mongo::DriverError translated = mongo::translate(error, "expire rollups in " + target->collection);
-        if (translated.connection_broken) lease.mark_broken();
-        mongo::throw_error(translated);
+        fail(error, "expire rollups in " + hour_target_.collection);
       }
       bson_iter_t it;
       if (bson_iter_init_find(&it, reply.get(), "deletedCount") && BSON_ITER_HOLDS_NUMBER(&it)) {
         deleted += static_cast<std::size_t>(bson_iter_as_int64(&it));
       }
+    }
+    const std::pair<mongo::TotalsTier, std::optional<std::chrono::seconds>> tiers[] = {
+        {mongo::TotalsTier::minute, r.minute_totals_retention}, {mongo::TotalsTier::hour, r.hour_totals_retention}};
+    if (std::none_of(std::begin(tiers), std::end(tiers), [](const auto& t) { return t.second.has_value(); })) {
+      return deleted;
+    }
+    mongo::DatabasePtr database(mongoc_client_get_database(client, target_.database.c_str()));
+    bson_error_t error;
+    const mongo::StringListPtr names(mongoc_database_get_collection_names_with_opts(database.get(), nullptr, &error));
+    if (!names) fail(error, "list collections");
+    std::vector<std::string> expired;
+    for (char** name = names.get(); *name != nullptr; ++name) {
+      for (const auto& [tier, retention] : tiers) {
+        const auto shard = mongo::totals_shard_of(target_.collection, tier, *name);
+        // A shard goes once its last bucket is past the retention.
+        if (retention && shard && *shard + mongo::totals_shard_width(tier) <= now - retention->count() * 1000) {
+          expired.emplace_back(*name);
+        }
+      }
+    }
+    for (const std::string& name : expired) {
+      mongo::CollectionPtr collection(mongoc_client_get_collection(client, target_.database.c_str(), name.c_str()));
+      if (!mongoc_collection_drop(collection.get(), &error) && error.code != 26 /* NamespaceNotFound */) {
+        fail(error, "drop " + name);
+      }
+      ++deleted;
     }
     return deleted;
   }
@@ -304,22 +337,29 @@ class MetricsAgent::Impl {
     hour_target_ = target_;
     hour_target_.collection = mongo::hour_collection(target_.collection);
     hour_target_.policy = MergePolicy::aggregate;
-    minute_totals_target_ = hour_target_;
-    minute_totals_target_.collection = mongo::minute_totals_collection(target_.collection);
-    hour_totals_target_ = hour_target_;
-    hour_totals_target_.collection = mongo::hour_totals_collection(target_.collection);
+    totals_target_.database = target_.database;
+    totals_target_.update_locks = server_.is_ferretdb() ? &mongo::shared_totals_locks() : nullptr;
+    totals_target_.write_concern = target_.write_concern;
+    totals_target_.journal = target_.journal;
   }
 
   static std::int64_t now_ms() {
     return std::chrono::duration_cast<milliseconds>(std::chrono::system_clock::now().time_since_epoch()).count();
   }
 
-  // The first bucket the rollups hold completely, kept in "<collection>_rollups" as
-  // {_id: "since", since: <date>}: recorded before the first write (or a later one, see
-  // ensure_rollup_start) of the first agent that keeps rollups. On an empty minute collection every bucket is complete;
-  // otherwise only buckets from the next whole hour on (earlier ones may hold minutes written without rollups). Queries
-  // never use a rollup tier before it.
+  // Which buckets the rollups hold completely, kept in "<collection>_rollups" as
+  // {_id: "since-2", since: <date>, before: <date>}: recorded before the first write (or a later
+  // one, see ensure_rollup_start) of the first agent that keeps rollups. On an empty minute
+  // collection every bucket is complete (since: the beginning of time). Otherwise the minute
+  // documents already there were written without rollups: only buckets from the next whole hour
+  // on, and those wholly before the hour of the oldest document, are complete. Queries never use
+  // a rollup tier for other buckets.
   std::string state_collection() const { return target_.collection + "_rollups"; }
+
+  struct RollupStart {
+    std::int64_t since = 0;
+    std::int64_t before = mongo::TierCoverage::kNone;
+  };
 
   // Never throws: when the server cannot be asked now, the next write asks again. Recording
   // the start late is safe, only conservative: it is then the next whole hour, and the
@@ -332,6 +372,11 @@ class MetricsAgent::Impl {
     }
   }
 
+  void remember(const RollupStart& start) {
+    rollup_before_.store(start.before);
+    rollup_since_.store(start.since);  // last: it says the pair is known
+  }
+
   void record_rollup_start() {
     std::lock_guard lock(since_mu_);
     if (rollup_since_.load() != kUnknown) return;
@@ -340,47 +385,58 @@ class MetricsAgent::Impl {
     if (!leased) return;
     mongo::Lease& lease = *leased;
     mongoc_client_t* client = lease.client().get();
-    if (auto since = read_since(client)) {
-      rollup_since_.store(*since);
-      return;
-    }
+    if (auto start = read_since(client)) return remember(*start);
+    // The oldest minute document, if any. Once per collection and server: on FerretDB v1 this
+    // reads the whole collection (no index serves a sort), on MongoDB the timestamp index.
     mongo::CollectionPtr minute(
         mongoc_client_get_collection(client, target_.database.c_str(), target_.collection.c_str()));
     mongo::BsonPtr empty_filter = mongo::make_bson();
-    mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
-    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(minute.get(), empty_filter.get(), one.get(), nullptr));
+    mongo::BsonPtr oldest(BCON_NEW("limit", BCON_INT64(1), "sort", "{", "timestamp", BCON_INT32(1), "}", "projection",
+                                   "{", "timestamp", BCON_INT32(1), "}"));
+    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(minute.get(), empty_filter.get(), oldest.get(), nullptr));
     const bson_t* doc = nullptr;
-    const bool has_documents = mongoc_cursor_next(cursor.get(), &doc);
+    RollupStart start{kBeginning, mongo::TierCoverage::kNone};
+    if (mongoc_cursor_next(cursor.get(), &doc)) {
+      start.since = mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs;
+      bson_iter_t it;
+      start.before = bson_iter_init_find(&it, doc, "timestamp") && BSON_ITER_HOLDS_DATE_TIME(&it)
+                         ? mongo::floor_to(bson_iter_date_time(&it), mongo::kHourMs)
+                         : mongo::TierCoverage::kNone;
+    }
     bson_error_t error;
     if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read metrics"));
-    const std::int64_t since = has_documents ? mongo::floor_to(now_ms(), mongo::kHourMs) + mongo::kHourMs : kBeginning;
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
-    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8("since"), "since", BCON_DATE_TIME(since)));
+    mongo::BsonPtr record(BCON_NEW("_id", BCON_UTF8(kSinceId), "since", BCON_DATE_TIME(start.since)));
+    if (start.before != mongo::TierCoverage::kNone) BSON_APPEND_DATE_TIME(record.get(), "before", start.before);
     if (!mongoc_collection_insert_one(state.get(), record.get(), nullptr, nullptr, &error) &&
         error.code != mongo::kDuplicateKey) {
       mongo::throw_error(mongo::translate(error, "record the start of the rollups"));
     }
     // Another agent may have won the race: the stored value is the one that counts.
-    rollup_since_.store(read_since(client).value_or(since));
+    remember(read_since(client).value_or(start));
   }
 
-  std::optional<std::int64_t> read_since(mongoc_client_t* client) const {
+  std::optional<RollupStart> read_since(mongoc_client_t* client) const {
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
-    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8("since")));
+    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8(kSinceId)));
     mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
     mongo::CursorPtr cursor(mongoc_collection_find_with_opts(state.get(), filter.get(), one.get(), nullptr));
     const bson_t* doc = nullptr;
-    std::optional<std::int64_t> since;
+    std::optional<RollupStart> start;
     bson_iter_t it;
     if (mongoc_cursor_next(cursor.get(), &doc) && bson_iter_init_find(&it, doc, "since") &&
         BSON_ITER_HOLDS_DATE_TIME(&it)) {
-      since = bson_iter_date_time(&it);
+      start.emplace();
+      start->since = bson_iter_date_time(&it);
+      if (bson_iter_init_find(&it, doc, "before") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        start->before = bson_iter_date_time(&it);
+      }
     }
     bson_error_t error;
     if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read rollup state"));
-    return since;
+    return start;
   }
 
   mongo::QuerySource query_source(Clock::time_point deadline) {
@@ -391,23 +447,25 @@ class MetricsAgent::Impl {
     source.deadline = deadline;
     source.now_ms = now_ms();
     if (rollups_active()) {
-      std::int64_t since = rollup_since_.load();
-      if (since == kUnknown) {
+      if (rollup_since_.load() == kUnknown) {
         mongo::Lease lease = pool_.acquire(deadline);
         // Unset: no agent with rollups has written yet, so no tier holds anything: use none.
-        since = read_since(lease.client().get()).value_or(mongo::TierCoverage::kNever);
-        if (since != mongo::TierCoverage::kNever) rollup_since_.store(since);
+        if (auto start = read_since(lease.client().get())) remember(*start);
       }
+      const std::int64_t since = rollup_since_.load();
+      if (since == kUnknown) return source;
       const RollupOptions& r = resolved_.options.rollups;
       // A bucket within ten minutes of its expiry may be deleted while we read: not used.
-      constexpr std::int64_t kMarginMs = 600'000;
-      auto start = [&](std::optional<std::chrono::seconds> retention) {
-        if (since == mongo::TierCoverage::kNever) return since;
-        return retention ? std::max(since, source.now_ms - retention->count() * 1000 + kMarginMs) : since;
+      auto coverage = [&](std::optional<std::chrono::seconds> retention) {
+        mongo::TierCoverage c;
+        c.from = since;
+        c.before = rollup_before_.load();
+        if (retention) c.horizon = source.now_ms - retention->count() * 1000 + kExpiryMarginMs;
+        return c;
       };
-      source.coverage.hour = start(r.hour_retention);
-      source.coverage.minute_totals = start(r.minute_totals_retention);
-      source.coverage.hour_totals = start(r.hour_totals_retention);
+      if (five_tuple_hours_active()) source.coverage.hour = coverage(r.hour_retention);
+      source.coverage.minute_totals = coverage(r.minute_totals_retention);
+      source.coverage.hour_totals = coverage(r.hour_totals_retention);
     }
     return source;
   }
@@ -441,16 +499,22 @@ class MetricsAgent::Impl {
                                       .outcome_unknown = outcome.outcome_unknown});
   }
 
+  // Not "since": that record was written for the earlier layout of the totals tiers (one
+  // collection per tier, one field per value), whose documents this version does not read, so
+  // its rollups begin anew.
+  static constexpr const char* kSinceId = "since-2";
+  // Buckets this close to their expiry are neither written nor read (see upsert_rollups).
+  static constexpr std::int64_t kExpiryMarginMs = 600'000;
   static constexpr std::int64_t kUnknown = std::numeric_limits<std::int64_t>::min();
   static constexpr std::int64_t kBeginning = -62'135'596'800'000;  // 0001-01-01
 
   mongo::ResolvedUri resolved_;
   mongo::WriteTarget target_;
   mongo::WriteTarget hour_target_;
-  mongo::WriteTarget minute_totals_target_;
-  mongo::WriteTarget hour_totals_target_;
+  mongo::TotalsTarget totals_target_;
   std::mutex since_mu_;  // serialises the first recording of rollup_since_
   std::atomic<std::int64_t> rollup_since_{kUnknown};
+  std::atomic<std::int64_t> rollup_before_{mongo::TierCoverage::kNone};  // stored before rollup_since_
   std::atomic<std::int64_t> last_expire_ms_{0};
   mongo::ConnectionPool pool_;
   mongo::ServerProfile server_;

@@ -44,9 +44,9 @@ struct DatabaseConfig {
   WriteConcern write_concern = WriteConcern::majority();  // "majority" or 1 to 99 members
   bool journal = true;                                    // j=true: acknowledged once in the server's journal
   // The read side's rollup tiers (AgentOptions::rollups, docs/rollups.md); unset = forever.
-  // Off by default: on FerretDB (the embedded default) they cost ~35x in write speed and buy
-  // no query speed, since FerretDB v1 scans for every filter (README, "Rollups").
-  bool rollups = false;
+  // On by default: they are what keeps unfiltered top-N and series fast, on FerretDB (the
+  // embedded default) most of all (docs/benchmarks/query.md).
+  bool rollups = true;
   std::optional<std::chrono::seconds> rollup_hour_retention;
   std::optional<std::chrono::seconds> rollup_minute_totals_retention{std::chrono::hours(48)};
   std::optional<std::chrono::seconds> rollup_hour_totals_retention;

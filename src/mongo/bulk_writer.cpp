@@ -71,7 +71,7 @@ BulkReply parse_reply(const bson_t* reply) {
   return parsed;
 }
 
-// Generic over the document type (KeyedAggregate, TotalsDocument): documents.hpp builds each
+// Generic over the document type (KeyedAggregate): documents.hpp builds each
 // type's insert, filter and update, and names its lock stripe.
 template <class Document>
 class ChunkWriter {
@@ -385,11 +385,6 @@ ChunkResult write_documents(ConnectionPool& pool, const WriteTarget& target, std
 }  // namespace
 
 ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
-                        Clock::time_point deadline, const WriteStamp* stamp) {
-  return write_documents(pool, target, documents, deadline, stamp);
-}
-
-ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const TotalsDocument> documents,
                         Clock::time_point deadline, const WriteStamp* stamp) {
   return write_documents(pool, target, documents, deadline, stamp);
 }

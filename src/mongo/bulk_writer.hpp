@@ -64,8 +64,5 @@ struct ChunkResult {
 // document whose stamp of that stream is older; re-sending anything is then idempotent.
 ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const KeyedAggregate> documents,
                         ConnectionPool::Clock::time_point deadline, const WriteStamp* stamp = nullptr);
-// The same for the rollups' per-dimension totals documents (always the aggregate policy).
-ChunkResult write_chunk(ConnectionPool& pool, const WriteTarget& target, std::span<const TotalsDocument> documents,
-                        ConnectionPool::Clock::time_point deadline, const WriteStamp* stamp = nullptr);
 
 }  // namespace flowmetrics::mongo

@@ -115,68 +115,10 @@ BsonPtr id_filter(const std::string& id, const WriteStamp* stamp) {
   return filter;
 }
 
-void append_totals(bson_t* doc, const char* prefix, const MetricAggregate& a) {
-  // Field names are short: FerretDB v1 decodes every field of a document it reads, and a
-  // totals document holds five counters per distinct value.
-  const std::string p(prefix);
-  bson_append_int64(doc, (p + "b").c_str(), -1, to_int64(a.bytes));
-  bson_append_int64(doc, (p + "p").c_str(), -1, to_int64(a.packets));
-  bson_append_int64(doc, (p + "f").c_str(), -1, to_int64(a.flows));
-  bson_append_int64(doc, (p + "c").c_str(), -1, to_int64(a.count));
-  bson_append_double(doc, (p + "v").c_str(), -1, a.sum);
-}
-
 }  // namespace
 
 BsonPtr build_id_filter(const KeyedAggregate& item, const WriteStamp* stamp) {
   return id_filter(item.id, stamp);
-}
-
-BsonPtr build_id_filter(const TotalsDocument& item, const WriteStamp* stamp) {
-  return id_filter(item.id, stamp);
-}
-
-BsonPtr build_document(const TotalsDocument& item, MergePolicy, const WriteStamp* stamp) {
-  BsonPtr doc = make_bson();
-  bson_append_utf8(doc.get(), "_id", 3, item.id.c_str(), length(item.id));
-  BSON_APPEND_UTF8(doc.get(), "dimension", item.dimension.c_str());
-  BSON_APPEND_DATE_TIME(doc.get(), "timestamp", item.timestamp_ms);
-  bson_t values, entry;
-  BSON_APPEND_DOCUMENT_BEGIN(doc.get(), "v", &values);
-  for (const auto& [value, a] : item.entries) {
-    bson_append_document_begin(&values, value.c_str(), length(value), &entry);
-    append_totals(&entry, "", a);
-    bson_append_document_end(&values, &entry);
-  }
-  bson_append_document_end(doc.get(), &values);
-  if (stamp != nullptr) append_stamp(doc.get(), *stamp);
-  return doc;
-}
-
-BsonPtr build_update(const TotalsDocument& item, MergePolicy, const WriteStamp* stamp) {
-  BsonPtr update = make_bson();
-  bson_t child;
-  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$inc", &child);
-  for (const auto& [value, a] : item.entries) append_totals(&child, ("v." + value + ".").c_str(), a);
-  bson_append_document_end(update.get(), &child);
-  BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$setOnInsert", &child);
-  BSON_APPEND_UTF8(&child, "dimension", item.dimension.c_str());
-  BSON_APPEND_DATE_TIME(&child, "timestamp", item.timestamp_ms);
-  bson_append_document_end(update.get(), &child);
-  if (stamp != nullptr) {
-    const std::string field = applied_field(*stamp);
-    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$set", &child);
-    bson_append_int64(&child, field.c_str(), length(field), to_int64(stamp->sequence));
-    bson_append_document_end(update.get(), &child);
-  }
-  return update;
-}
-
-std::uint64_t lock_hash(const TotalsDocument& item) noexcept {
-  // FNV-1a of the _id, mixed: only needs to spread documents over the lock stripes.
-  std::uint64_t h = 1469598103934665603ULL;
-  for (const char c : item.id) h = (h ^ static_cast<unsigned char>(c)) * 1099511628211ULL;
-  return h ^ (h >> 29);
 }
 
 BsonPtr build_update(const KeyedAggregate& item, MergePolicy policy, const WriteStamp* stamp) {

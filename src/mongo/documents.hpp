@@ -49,25 +49,4 @@ inline std::uint64_t lock_hash(const KeyedAggregate& item) noexcept {
   return hash_key(item.key);
 }
 
-// One per-dimension totals document of a rollup tier (docs/rollups.md):
-//   _id        "<dimension>|<bucket start ms>", e.g. "source_ip|1732528800000"
-//   dimension  "all", "source_ip", "dest_ip", "source_port", "dest_port" or "protocol"
-//   timestamp  the bucket start (date)
-//   v          {<value>: {b: bytes, p: packets, f: flows, c: count, v: value sum}}, the value
-//              being address_sort_key() for addresses, the decimal port, the stored protocol
-//              name, or "all"
-//   _applied   as for the minute documents
-// Always written with the aggregate policy ($inc).
-struct TotalsDocument {
-  std::string id;
-  std::string dimension;
-  std::int64_t timestamp_ms = 0;
-  std::vector<std::pair<std::string, MetricAggregate>> entries;  // distinct values
-};
-
-BsonPtr build_document(const TotalsDocument& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
-BsonPtr build_id_filter(const TotalsDocument& item, const WriteStamp* stamp = nullptr);
-BsonPtr build_update(const TotalsDocument& item, MergePolicy policy, const WriteStamp* stamp = nullptr);
-std::uint64_t lock_hash(const TotalsDocument& item) noexcept;
-
 }  // namespace flowmetrics::mongo

@@ -51,6 +51,9 @@ using CollectionPtr =
 using BulkPtr =
     std::unique_ptr<mongoc_bulk_operation_t, HandleDeleter<mongoc_bulk_operation_t, mongoc_bulk_operation_destroy>>;
 using CursorPtr = std::unique_ptr<mongoc_cursor_t, HandleDeleter<mongoc_cursor_t, mongoc_cursor_destroy>>;
+using DatabasePtr = std::unique_ptr<mongoc_database_t, HandleDeleter<mongoc_database_t, mongoc_database_destroy>>;
+// A NULL-terminated array of strings the driver allocated (collection names).
+using StringListPtr = std::unique_ptr<char*, HandleDeleter<char*, bson_strfreev>>;
 
 inline BsonPtr make_bson() {
   return BsonPtr(bson_new());

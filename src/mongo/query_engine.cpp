@@ -70,10 +70,30 @@ std::int64_t ceil_to(std::int64_t ms, std::int64_t width) {
   return f == ms || f > TierCoverage::kNever - width ? f : f + width;
 }
 
-// The first bucket of [a, b) a tier covering from `start` answers: b when none.
-std::int64_t covered_from(std::int64_t start, std::int64_t a, std::int64_t b, std::int64_t width) {
-  if (start >= b) return b;
-  return std::clamp(ceil_to(std::max(start, a), width), a, b);
+// [a, b) (whole buckets of `width`) cut into the pieces a tier with `coverage` answers
+// (covered) and the rest, in order.
+struct Piece {
+  bool covered;
+  std::int64_t from_ms;
+  std::int64_t to_ms;
+};
+std::vector<Piece> cover(const TierCoverage& coverage, std::int64_t a, std::int64_t b, std::int64_t width) {
+  const std::int64_t low =
+      coverage.horizon == TierCoverage::kNone ? a : std::clamp(ceil_to(coverage.horizon, width), a, b);
+  // Covered: [low, early_end) and [late_start, b).
+  const std::int64_t early_end =
+      coverage.before == TierCoverage::kNone ? low : std::clamp(floor_to(coverage.before, width), low, b);
+  const std::int64_t late_start =
+      coverage.from >= b ? b : std::clamp(ceil_to(std::max(coverage.from, low), width), early_end, b);
+  std::vector<Piece> pieces;
+  auto add = [&](bool covered, std::int64_t x, std::int64_t y) {
+    if (x < y) pieces.push_back({covered, x, y});
+  };
+  add(false, a, low);
+  add(true, low, early_end);
+  add(false, early_end, late_start);
+  add(true, late_start, b);
+  return pieces;
 }
 
 // Splits [from, to) into pieces, each answered exactly by one tier: whole hours from an hour
@@ -96,9 +116,9 @@ std::vector<Segment> plan(const QuerySource& source, std::int64_t from, std::int
   auto minutes = [&](std::int64_t a, std::int64_t b) {
     if (a >= b) return;
     if (!totals) return push(QueryTier::minute, a, b);
-    const std::int64_t covered = covered_from(source.coverage.minute_totals, a, b, kMinuteMs);
-    push(QueryTier::minute, a, covered);
-    push(QueryTier::minute_totals, covered, b);
+    for (const Piece& p : cover(source.coverage.minute_totals, a, b, kMinuteMs)) {
+      push(p.covered ? QueryTier::minute_totals : QueryTier::minute, p.from_ms, p.to_ms);
+    }
   };
   const std::int64_t m1 = std::min(ceil_to(from, kMinuteMs), to);
   const std::int64_t m2 = std::max(floor_to(to, kMinuteMs), m1);
@@ -107,11 +127,15 @@ std::vector<Segment> plan(const QuerySource& source, std::int64_t from, std::int
     const std::int64_t h1 = std::min(ceil_to(m1, kHourMs), m2);
     const std::int64_t h2 = std::max(floor_to(m2, kHourMs), h1);
     const QueryTier tier = totals ? QueryTier::hour_totals : QueryTier::hour;
-    const std::int64_t start = totals ? source.coverage.hour_totals : source.coverage.hour;
-    const std::int64_t covered = covered_from(start, h1, h2, kHourMs);
-    minutes(m1, covered);
-    if (covered < h2) push(tier, covered, h2);
-    minutes(std::max(h2, covered), m2);
+    minutes(m1, h1);
+    for (const Piece& p : cover(totals ? source.coverage.hour_totals : source.coverage.hour, h1, h2, kHourMs)) {
+      if (p.covered) {
+        push(tier, p.from_ms, p.to_ms);
+      } else {
+        minutes(p.from_ms, p.to_ms);
+      }
+    }
+    minutes(h2, m2);
   } else {
     minutes(m1, m2);
   }
@@ -276,8 +300,8 @@ std::string tier_collection(const std::string& minute, QueryTier tier) {
   switch (tier) {
     case QueryTier::minute: return minute;
     case QueryTier::hour: return hour_collection(minute);
-    case QueryTier::minute_totals: return minute_totals_collection(minute);
-    case QueryTier::hour_totals: return hour_totals_collection(minute);
+    case QueryTier::minute_totals:
+    case QueryTier::hour_totals: break;  // sharded: see run_totals
   }
   return minute;
 }
@@ -316,46 +340,25 @@ void run_aggregate(const QuerySource& source, QueryTier tier, const BsonPtr& pip
   ++stats.commands;
 }
 
-std::string address_text(std::string_view sort_key) {
-  if (sort_key.empty() || (sort_key[0] != '4' && sort_key[0] != '6')) return std::string(sort_key);
-  const bool v4 = sort_key[0] == '4';
-  const std::size_t size = v4 ? 4 : 16;
-  if (sort_key.size() != 1 + 2 * size) return std::string(sort_key);
-  unsigned char bytes[16] = {};
-  for (std::size_t i = 0; i < size; ++i) {
-    bytes[i] = static_cast<unsigned char>(std::stoi(std::string(sort_key.substr(1 + 2 * i, 2)), nullptr, 16));
-  }
-  char text[INET6_ADDRSTRLEN] = {};
-  inet_ntop(v4 ? AF_INET : AF_INET6, bytes, text, sizeof text);
-  return text;
-}
-
-std::string totals_dimension(std::optional<FlowField> field) {
-  return field ? std::string(to_string(*field)) : std::string("all");
-}
-
-// Reads the totals documents of `dimension` for every bucket of the segment, with one
-// find({_id: {$in: [...]}}): on MongoDB the _id index, on FerretDB v1 one scan of the tier
-// (it would scan once per id otherwise).
+// Reads the totals documents of one dimension for every bucket of the segment: one find per
+// shard collection the segment touches (rollups.hpp), the whole shard when the segment covers
+// it, else the buckets in range by `t`. FerretDB v1 decodes every document of a shard either
+// way, which is why a shard holds at most an hour of minutes or a day of hours.
 void run_totals(const QuerySource& source, const Segment& segment, std::optional<FlowField> field, const RowSink& sink,
                 QueryStats& stats) {
-  const std::int64_t width = segment.tier == QueryTier::hour_totals ? kHourMs : kMinuteMs;
-  const std::string dimension = totals_dimension(field);
-  const std::string name = tier_collection(source.collection, segment.tier);
-  constexpr std::size_t kIdsPerFind = 1'000;
-  std::vector<std::string> ids;
-  for (std::int64_t t = segment.from_ms; t < segment.to_ms; t += width) ids.push_back(totals_id(dimension, t));
-  for (std::size_t begin = 0; begin < ids.size(); begin += kIdsPerFind) {
+  const TotalsTier tier = segment.tier == QueryTier::hour_totals ? TotalsTier::hour : TotalsTier::minute;
+  const std::int64_t shard_width = totals_shard_width(tier);
+  const std::string_view dimension = totals_dimension(field);
+  for (std::int64_t shard = floor_to(segment.from_ms, shard_width); shard < segment.to_ms; shard += shard_width) {
+    const std::string name = totals_collection(source.collection, tier, dimension, shard);
     BsonPtr filter = make_bson();
-    bson_t condition, list;
-    BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "_id", &condition);
-    BSON_APPEND_ARRAY_BEGIN(&condition, "$in", &list);
-    const std::size_t end = std::min(ids.size(), begin + kIdsPerFind);
-    for (std::size_t i = begin; i < end; ++i) {
-      bson_append_utf8(&list, std::to_string(i - begin).c_str(), -1, ids[i].c_str(), -1);
+    if (segment.from_ms > shard || segment.to_ms < shard + shard_width) {
+      bson_t range;
+      BSON_APPEND_DOCUMENT_BEGIN(filter.get(), "t", &range);
+      BSON_APPEND_DATE_TIME(&range, "$gte", std::max(segment.from_ms, shard));
+      BSON_APPEND_DATE_TIME(&range, "$lt", std::min(segment.to_ms, shard + shard_width));
+      bson_append_document_end(filter.get(), &range);
     }
-    bson_append_array_end(&condition, &list);
-    bson_append_document_end(filter.get(), &condition);
     with_connection(source, [&](mongoc_client_t* client) {
       std::vector<Row> rows;
       std::uint64_t documents = 0;
@@ -364,28 +367,27 @@ void run_totals(const QuerySource& source, const Segment& segment, std::optional
       const bson_t* doc = nullptr;
       while (mongoc_cursor_next(cursor.get(), &doc)) {
         ++documents;
-        bson_iter_t it, values, entry;
-        std::int64_t bucket = 0;
-        if (bson_iter_init_find(&it, doc, "timestamp") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
-          bucket = bson_iter_date_time(&it);
+        bson_iter_t it;
+        if (!bson_iter_init_find(&it, doc, "t") || !BSON_ITER_HOLDS_DATE_TIME(&it)) continue;
+        const std::int64_t bucket = bson_iter_date_time(&it);
+        std::optional<TotalsEntries> entries;
+        if (bson_iter_init_find(&it, doc, "d") && BSON_ITER_HOLDS_BINARY(&it)) {
+          bson_subtype_t subtype;
+          std::uint32_t length = 0;
+          const std::uint8_t* data = nullptr;
+          bson_iter_binary(&it, &subtype, &length, &data);
+          entries = unpack_totals(std::string_view(reinterpret_cast<const char*>(data), length));
         }
-        if (!bson_iter_init_find(&it, doc, "v") || !BSON_ITER_HOLDS_DOCUMENT(&it) || !bson_iter_recurse(&it, &values)) {
-          continue;
+        if (!entries) {
+          throw Error(errc::server_error, "query: " + source.database + "." + name + " holds a totals document (" +
+                                              std::to_string(bucket) + ") that is not readable");
         }
-        while (bson_iter_next(&values)) {
-          if (!BSON_ITER_HOLDS_DOCUMENT(&values) || !bson_iter_recurse(&values, &entry)) continue;
+        for (const auto& [value, s] : *entries) {
           Row row;
           row.timestamp_ms = bucket;
-          const std::string_view key = bson_iter_key(&values);
-          if (field) row.values.push_back(is_address_field(*field) ? address_text(key) : std::string(key));
-          while (bson_iter_next(&entry)) {
-            const std::string_view k = bson_iter_key(&entry);
-            if (k == "b") row.sums.bytes = number(&entry);
-            if (k == "p") row.sums.packets = number(&entry);
-            if (k == "f") row.sums.flows = number(&entry);
-            if (k == "c") row.sums.count = number(&entry);
-            if (k == "v") row.sums.value = number(&entry);
-          }
+          if (field) row.values.push_back(render_totals_value(field, value));
+          row.sums = Sums{static_cast<double>(s.bytes), static_cast<double>(s.packets), static_cast<double>(s.flows),
+                          static_cast<double>(s.count), s.value};
           rows.push_back(std::move(row));
         }
       }

@@ -9,21 +9,29 @@
 
 namespace flowmetrics::mongo {
 
-// The first bucket start each rollup tier answers for: later than both the moment the
-// rollups began (buckets written before them are missing there) and the tier's retention
-// horizon. kNever when the tier cannot be used.
+// Which buckets a rollup tier holds completely (docs/rollups.md): those from `from` on (the
+// rollups began then), and those wholly before `before` (no minute document written without
+// rollups is older), in both cases not older than `horizon` (retention). The defaults cover
+// nothing.
 struct TierCoverage {
   static constexpr std::int64_t kNever = std::numeric_limits<std::int64_t>::max();
-  std::int64_t hour = kNever;
-  std::int64_t minute_totals = kNever;
-  std::int64_t hour_totals = kNever;
+  static constexpr std::int64_t kNone = std::numeric_limits<std::int64_t>::min();
+  std::int64_t from = kNever;
+  std::int64_t before = kNone;
+  std::int64_t horizon = kNone;
+};
+
+struct Coverage {
+  TierCoverage hour;
+  TierCoverage minute_totals;
+  TierCoverage hour_totals;
 };
 
 struct QuerySource {
   ConnectionPool* pool = nullptr;
   std::string database;
   std::string collection;  // the minute collection; the tiers' names derive from it
-  TierCoverage coverage;
+  Coverage coverage;
   std::int64_t now_ms = 0;  // a range that reaches now may read the current hour's totals
   ConnectionPool::Clock::time_point deadline;
 };

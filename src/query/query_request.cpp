@@ -158,6 +158,18 @@ Measure parse_measure_parameter(const Parameters& parameters) {
   return *measure;
 }
 
+// [now - span, now) with its start moved up to the next whole minute (or down, when no minute
+// starts in between): documents are stamped with their minute's start, so a range starting
+// mid-minute would only add a read of the minute collection that finds nothing, where whole
+// minutes are answered from the rollup tiers (docs/rollups.md).
+TimeRange last_range(std::int64_t now, std::int64_t span_ms) {
+  constexpr std::int64_t kMinute = 60'000;
+  const std::int64_t start = now - span_ms;
+  const std::int64_t floor = start - (((start % kMinute) + kMinute) % kMinute);
+  const std::int64_t ceil = floor == start ? start : floor + kMinute;
+  return TimeRange{ceil < now ? ceil : floor, now};
+}
+
 TimeRange parse_range(const Parameters& parameters, std::int64_t now) {
   const auto last = parameters.find("last");
   const auto from = parameters.find("from");
@@ -171,11 +183,11 @@ TimeRange parse_range(const Parameters& parameters, std::int64_t now) {
       throw ParameterError("last", "last must be a duration such as 15m, 1h, 7d (s, m, h, d, w), not '" +
                                        last->second.substr(0, 40) + "'");
     }
-    return TimeRange{now - *seconds * 1000, now};
+    return last_range(now, *seconds * 1000);
   }
   if (from == parameters.end()) {
     if (to != parameters.end()) throw ParameterError("to", "to needs from (or use last)");
-    return TimeRange{now - 3'600'000, now};
+    return last_range(now, 3'600'000);
   }
   const auto instant = [](const std::string& name, const std::string& text) {
     const auto ms = parse_instant(text);

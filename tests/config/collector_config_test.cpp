@@ -50,7 +50,7 @@ CollectorConfig non_default_config() {
                 "/run/secrets/mongodb-uri",
                 WriteConcern::members(2),
                 false,
-                true,
+                false,
                 seconds(7 * 86'400),
                 seconds(3'600),
                 seconds(30 * 86'400)};
@@ -131,7 +131,7 @@ retention_seconds = 86400
 uri_file = "/run/secrets/mongodb-uri"
 write_concern = "2"
 journal = false
-rollups = true
+rollups = false
 rollup_hour_retention_seconds = 604800
 rollup_minute_totals_retention_seconds = 3600
 rollup_hour_totals_retention_seconds = 2592000

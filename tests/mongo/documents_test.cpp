@@ -56,22 +56,6 @@ TEST(AddressSortKey, SortsLikeTheAddressWithinItsFamily) {
   EXPECT_LT(address_sort_key("10.0.0.9"), address_sort_key("10.0.0.10"));
 }
 
-TEST(TotalsDocument, InsertsEntriesAndIncrementsThem) {
-  TotalsDocument doc{"protocol|1732528800000", "protocol", 1'732'528'800'000, {}};
-  MetricAggregate a;
-  a.add(Metric{"10.0.0.1", "10.0.0.2", 1, 2, "TCP", {}, 1.5, 2, 300, 1});
-  doc.entries.emplace_back("TCP", a);
-  const WriteStamp stamp{"s-p0", 7};
-  EXPECT_EQ(json(build_document(doc, MergePolicy::aggregate, &stamp)),
-            R"({ "_id" : "protocol|1732528800000", "dimension" : "protocol", )"
-            R"("timestamp" : { "$date" : "2024-11-25T10:00:00Z" }, "v" : { "TCP" : { "b" : 300, "p" : 2, "f" : 1, )"
-            R"("c" : 1, "v" : 1.5 } }, "_applied" : { "s-p0" : 7 } })");
-  EXPECT_EQ(json(build_update(doc, MergePolicy::aggregate, &stamp)),
-            R"({ "$inc" : { "v.TCP.b" : 300, "v.TCP.p" : 2, "v.TCP.f" : 1, "v.TCP.c" : 1, "v.TCP.v" : 1.5 }, )"
-            R"("$setOnInsert" : { "dimension" : "protocol", "timestamp" : { "$date" : "2024-11-25T10:00:00Z" } }, )"
-            R"("$set" : { "_applied.s-p0" : 7 } })");
-}
-
 TEST(BuildIdFilter, FiltersOnTheIdOnly) {
   EXPECT_EQ(json(build_id_filter(sample())), R"({ "_id" : "10.0.0.1|10.0.0.2|5353|53|UDP|1732530000000" })");
 }

@@ -11,6 +11,7 @@
 #include <functional>
 #include <map>
 #include <random>
+#include <thread>
 
 #include "flowmetrics/filter.hpp"
 #include "flowmetrics/metrics_agent.hpp"
@@ -187,6 +188,7 @@ class QueryEngineTest : public ::testing::Test {
     AgentOptions options;
     options.merge_policy = MergePolicy::aggregate;
     options.pool.min_size = 1;
+    options.rollups.five_tuple_hours = true;  // every tier, FerretDB included
     agent_ = new MetricsAgent(*uri_, kTestDatabase, *collection_, options);
     agent_->create_metrics_indexes();
     std::vector<Metric> metrics;
@@ -467,6 +469,7 @@ TEST(RollupExactlyOnceTest, AReplayedFlushLeavesMinuteAndRollupTiersExact) {
   AgentOptions options;
   options.merge_policy = MergePolicy::aggregate;
   options.pool.min_size = 1;
+  options.rollups.five_tuple_hours = true;
   MetricsAgent agent(uri, kTestDatabase, collection, options);
   const std::vector<Record> records = generate(7, 300);
 
@@ -560,6 +563,150 @@ TEST(RollupExactlyOnceTest, AReplayedFlushLeavesMinuteAndRollupTiersExact) {
       expect_near(rolled.rows[i].value, plain.rows[i].value, by);
     }
   }
+}
+
+// Two streams (each its own agent, as two collectors' partitions would be) add to the same
+// totals documents at the same time: each document is read, merged and written back, and
+// neither writer's contribution may be lost.
+TEST(RollupExactlyOnceTest, ConcurrentStreamsSharingTotalsDocumentsLoseNothing) {
+  const std::string uri = test_uri();
+  const std::string collection = unique_collection("rollup_streams");
+  AgentOptions options;
+  options.merge_policy = MergePolicy::aggregate;
+  options.pool.min_size = 1;
+  MetricsAgent a(uri, kTestDatabase, collection, options), b(uri, kTestDatabase, collection, options);
+  // Disjoint five-tuples (the minute documents are the streams' own), shared buckets.
+  auto flush_of = [](const std::string& source, int flush) {
+    std::vector<KeyedAggregate> batch;
+    for (int i = 0; i < 20; ++i) {
+      MetricKey key{source, "172.16.0." + std::to_string(i), static_cast<std::uint16_t>(1000 + i), 443,
+                    "TCP",  kT0 + (flush % 3) * kMinute};
+      MetricAggregate agg;
+      agg.add(Metric{key.source_ip, key.dest_ip, key.source_port, key.dest_port, key.protocol,
+                     system_clock::time_point(milliseconds(key.timestamp_ms)), 1.0, 1,
+                     static_cast<std::uint64_t>(100 + flush * 20 + i), 1});
+      std::string id = encode_document_id(key);
+      batch.push_back({std::move(key), std::move(id), agg});
+    }
+    return batch;
+  };
+  auto run = [&](MetricsAgent& agent, const std::string& source, const std::string& stream) {
+    for (int flush = 0; flush < 6; ++flush) {
+      const auto batch = flush_of(source, flush);
+      const WriteStamp stamp{stream, static_cast<std::uint64_t>(flush + 1)};
+      ASSERT_TRUE(agent.upsert_aggregates(batch, std::nullopt, &stamp).ok());
+      ASSERT_TRUE(agent.upsert_rollups(batch, std::nullopt, &stamp).ok());
+    }
+  };
+  std::thread other([&] { run(b, "10.0.0.2", "streams-p1"); });
+  run(a, "10.0.0.1", "streams-p0");
+  other.join();
+
+  MetricsAgent minute_only(uri, kTestDatabase, collection, [&] {
+    AgentOptions o = options;
+    o.rollups.enabled = false;
+    return o;
+  }());
+  for (const std::string by : {"source_ip", "dest_ip", "protocol"}) {
+    TopQuery query;
+    query.dimensions = {parse_dimension(by)};
+    query.range = {kT0, kT0 + kHour};
+    query.limit = 50;
+    const TopResult rolled = a.top(query), plain = minute_only.top(query);
+    EXPECT_EQ(rolled.stats.tiers, std::vector<QueryTier>{QueryTier::hour_totals}) << by;
+    EXPECT_EQ(plain.total, 2 * 6 * (20 * 100 + 190 + 0) + 2 * 20 * 20 * 15) << by;
+    expect_near(rolled.total, plain.total, by);
+    ASSERT_EQ(rolled.rows.size(), plain.rows.size()) << by;
+    for (std::size_t i = 0; i < plain.rows.size(); ++i) {
+      EXPECT_EQ(rolled.rows[i].values, plain.rows[i].values) << by;
+      expect_near(rolled.rows[i].value, plain.rows[i].value, by);
+    }
+    query.range = {kT0, kT0 + 3 * kMinute};  // minute totals
+    const TopResult minutes = a.top(query);
+    EXPECT_EQ(minutes.stats.tiers, std::vector<QueryTier>{QueryTier::minute_totals}) << by;
+    expect_near(minutes.total, plain.total, by);
+  }
+}
+
+// Totals shards past their retention are dropped whole; the queries then read those buckets
+// from the minute collection, with the same answers.
+TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
+  const std::string uri = test_uri();
+  const std::string collection = unique_collection("rollup_expiry");
+  AgentOptions options;
+  options.merge_policy = MergePolicy::aggregate;
+  options.pool.min_size = 1;
+  options.rollups.minute_totals_retention = std::chrono::hours(1);
+  options.rollups.hour_totals_retention = std::chrono::hours(24 * 365 * 100);
+  MetricsAgent agent(uri, kTestDatabase, collection, options);
+  const std::vector<Record> records = generate(11, 200);
+  std::vector<Metric> metrics;
+  for (const Record& r : records) metrics.push_back(to_metric(r));
+  agent.batch_upsert_metrics(metrics);
+  // kT0 lies more than an hour in the past: no minute shard is kept (buckets past the retention
+  // are not even written, and upsert_rollups expires every ten minutes), the day's hour shards
+  // stay.
+  agent.expire_rollups();
+  EXPECT_EQ(agent.expire_rollups(), 0u);
+  std::size_t minute_shards = 0, hour_shards = 0;
+  for (const std::string& name : list_collections(uri)) {
+    if (name.starts_with(collection + "_totals_1m_")) ++minute_shards;
+    if (name.starts_with(collection + "_totals_1h_")) ++hour_shards;
+  }
+  EXPECT_EQ(minute_shards, 0u);
+  EXPECT_EQ(hour_shards, 6u);
+  TopQuery query;
+  query.dimensions = {parse_dimension("dest_port")};
+  query.range = {kT0 + 7 * kMinute, kT0 + 2 * kHour};
+  const TopResult r = agent.top(query);
+  EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute}));
+  double total = 0;
+  for (const Record& rec : records) {
+    if (rec.ts >= query.range.from_ms && rec.ts < query.range.to_ms) total += static_cast<double>(rec.bytes);
+  }
+  expect_near(r.total, total, "total after expiry");
+}
+
+// Rollups turned on over a collection that already holds documents: the buckets of the hours
+// those documents touch (up to the next whole hour) are answered from the minute collection,
+// older and later buckets from the tiers.
+TEST(RollupStartTest, OnlyBucketsWithoutEarlierDocumentsAreAnsweredFromTheTiers) {
+  const std::string uri = test_uri();
+  const std::string collection = unique_collection("rollup_start");
+  AgentOptions options;
+  options.merge_policy = MergePolicy::aggregate;
+  options.pool.min_size = 1;
+  options.rollups.enabled = false;
+  const std::int64_t now = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  const std::int64_t this_hour = now - now % kHour;
+  {
+    MetricsAgent plain(uri, kTestDatabase, collection, options);
+    const std::vector<Metric> early{Metric{"10.0.0.9", "10.0.0.8", 1, 2, "TCP",
+                                           system_clock::time_point(milliseconds(this_hour)), 1.0, 1, 5000, 1}};
+    plain.batch_upsert_metrics(early);
+  }
+  options.rollups.enabled = true;
+  MetricsAgent agent(uri, kTestDatabase, collection, options);
+  const std::vector<Record> records = generate(13, 200);  // kT0 .. kT0 + 3 h, hours before now
+  std::vector<Metric> metrics;
+  for (const Record& r : records) metrics.push_back(to_metric(r));
+  agent.batch_upsert_metrics(metrics);
+
+  TopQuery query;
+  query.dimensions = {parse_dimension("source_ip")};
+  query.range = {kT0 + 7 * kMinute, kT0 + 2 * kHour};
+  TopResult r = agent.top(query);
+  EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute_totals}));
+  double total = 0;
+  for (const Record& rec : records) {
+    if (rec.ts >= query.range.from_ms && rec.ts < query.range.to_ms) total += static_cast<double>(rec.bytes);
+  }
+  expect_near(r.total, total, "historical range");
+  // The hour of the document written without rollups: the minute collection.
+  query.range = {this_hour, this_hour + kHour};
+  r = agent.top(query);
+  EXPECT_EQ(r.stats.tiers, std::vector<QueryTier>{QueryTier::minute});
+  expect_near(r.total, 5000, "the hour written without rollups");
 }
 
 }  // namespace

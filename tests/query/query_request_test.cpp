@@ -76,6 +76,13 @@ TEST(QueryRequest, TopDefaultsAndFields) {
   EXPECT_EQ(full.limit, 3u);
   EXPECT_EQ(full.filter.to_string(), "protocol = tcp");
   EXPECT_EQ(parse_top_request({{"by", "dest_ip"}, {"last", "15m"}}, kNow).range.from_ms, kNow - 900'000);
+  // `last` starts at a whole minute: the next one after now - last, or the current one.
+  const std::int64_t later = kNow + 21'500;  // 10:00:21.5
+  EXPECT_EQ(parse_top_request({{"by", "dest_ip"}, {"last", "1h"}}, later).range.from_ms, kNow - 3'540'000);
+  EXPECT_EQ(parse_top_request({{"by", "dest_ip"}, {"last", "1h"}}, later).range.to_ms, later);
+  EXPECT_EQ(parse_top_request({{"by", "dest_ip"}}, later).range.from_ms, kNow - 3'540'000);
+  EXPECT_EQ(parse_top_request({{"by", "dest_ip"}, {"last", "90s"}}, later).range.from_ms, kNow - 60'000);
+  EXPECT_EQ(parse_top_request({{"by", "dest_ip"}, {"last", "10s"}}, later).range.from_ms, kNow);
 }
 
 TEST(QueryRequest, TopRefusalsNameTheParameter) {

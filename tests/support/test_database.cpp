@@ -166,4 +166,16 @@ void drop_collection(const std::string& uri, const std::string& collection) {
   mongoc_collection_destroy(coll);
 }
 
+std::vector<std::string> list_collections(const std::string& uri) {
+  ClientHandle client(uri);
+  mongoc_database_t* database = mongoc_client_get_database(client.client, kTestDatabase);
+  bson_error_t error;
+  char** names = mongoc_database_get_collection_names_with_opts(database, nullptr, &error);
+  std::vector<std::string> out;
+  for (char** name = names; name != nullptr && *name != nullptr; ++name) out.emplace_back(*name);
+  bson_strfreev(names);
+  mongoc_database_destroy(database);
+  return out;
+}
+
 }  // namespace flowmetrics::testing

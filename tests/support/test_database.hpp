@@ -41,6 +41,8 @@ struct StoredMetric {
 // correct server) or on a read error.
 std::map<std::string, StoredMetric> read_metrics(const std::string& uri, const std::string& collection);
 void drop_collection(const std::string& uri, const std::string& collection);
+// The names of the test database's collections.
+std::vector<std::string> list_collections(const std::string& uri);
 
 }  // namespace flowmetrics::testing
 
