@@ -1,0 +1,35 @@
+#include "sflow/metric_adapter.hpp"
+
+#include <arpa/inet.h>
+
+#include <string>
+
+namespace flowmetrics::sflow {
+namespace {
+
+void address(std::uint8_t family, const std::uint8_t* bytes, std::string& text) {
+  char buffer[INET6_ADDRSTRLEN];
+  // inet_ntop: the same canonical text (RFC 5952 for IPv6) flowmetrics::normalize_ip gives.
+  if (inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes, buffer, sizeof(buffer)) != nullptr) {
+    text.assign(buffer);
+  } else {
+    text.clear();
+  }
+}
+
+}  // namespace
+
+void to_metric(const FlowSample& sample, std::chrono::system_clock::time_point received, Metric& out) {
+  address(sample.family, sample.src, out.source_ip);
+  address(sample.family, sample.dst, out.dest_ip);
+  out.source_port = sample.src_port;
+  out.dest_port = sample.dst_port;
+  out.protocol = std::to_string(sample.protocol);
+  out.timestamp = std::chrono::time_point_cast<std::chrono::milliseconds>(received);
+  out.bytes = sample.bytes;
+  out.packets = sample.packets;
+  out.flows = sample.flows;
+  out.value = static_cast<double>(sample.bytes);
+}
+
+}  // namespace flowmetrics::sflow
