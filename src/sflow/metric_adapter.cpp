@@ -4,13 +4,19 @@
 
 #include <string>
 
+#include "netflow/record_decoder.hpp"  // format_ipv4: glibc's inet_ntop formats IPv4 with sprintf
+
 namespace flowmetrics::sflow {
 namespace {
 
 void address(std::uint8_t family, const std::uint8_t* bytes, std::string& text) {
   char buffer[INET6_ADDRSTRLEN];
+  if (family == 4) {
+    text.assign(buffer, netflow::format_ipv4(bytes, buffer));
+    return;
+  }
   // inet_ntop: the same canonical text (RFC 5952 for IPv6) flowmetrics::normalize_ip gives.
-  if (inet_ntop(family == 4 ? AF_INET : AF_INET6, bytes, buffer, sizeof(buffer)) != nullptr) {
+  if (inet_ntop(AF_INET6, bytes, buffer, sizeof(buffer)) != nullptr) {
     text.assign(buffer);
   } else {
     text.clear();
