@@ -48,6 +48,7 @@ target_link_libraries(flowmetrics_sflow PUBLIC flowmetrics_netflow flowmetrics::
 # The write-ahead spool: frames on disk, the records and markers in them, idempotency keys.
 find_package(ZLIB REQUIRED)
 add_library(flowmetrics_spool STATIC
+  spool/crc32c.cpp
   spool/frame.cpp
   spool/spooled_records.cpp
   spool/spool.cpp
@@ -62,6 +63,7 @@ target_link_libraries(flowmetrics_spool PUBLIC flowmetrics::flowmetrics spdlog::
 add_library(flowmetrics_service STATIC
   pipeline/pipeline.cpp
   pipeline/pipeline_stats.cpp
+  pipeline/record_sink.cpp
   ingest/socket_address.cpp
   ingest/tcp_json_input.cpp
   server/collector_metrics.cpp

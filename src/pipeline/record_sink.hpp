@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 
+#include "core/flow_key.hpp"
 #include "flowmetrics/metric.hpp"
 
 namespace flowmetrics::pipeline {
@@ -44,6 +45,13 @@ class RecordSink {
   // database. With an `acknowledgement` key, a key seen within the window is not applied again.
   virtual Admission submit(std::span<Metric> metrics, std::string_view input,
                            Acknowledgement* acknowledgement = nullptr) = 0;
+
+  // Takes records the input already turned into binary keys at its edge (make_flow_key;
+  // the decoders and the JSON parser do): each is appended to the spool as it is, never
+  // validated again. Rejections the edge found are counted with reject(). Outcomes as
+  // submit(). Never blocks on the database. The Pipeline takes them as they are; this default,
+  // for sinks that only know Metrics (tests' fakes), renders each to a Metric and submit()s.
+  virtual Admission submit_flows(std::span<const FlowUpdate> updates, std::string_view input);
 
   // Records an input's rejection that happened before a Metric existed (bad JSON, a line
   // too long), counted under `reason`.
