@@ -5,7 +5,7 @@ Called by bench/sflow/run.sh (which builds, installs and starts the database); s
 docs/benchmarks/sflow.md for what it measures and the figures. The method is the NetFlow
 benchmark's (bench/netflow/measure.py, whose code this reuses): for each repetition and
 collector, in turn, start it on a free loopback UDP port; warm up with one pass over the
-keys; offer the recorded stream (sflow_replay --read: 100k distinct five-tuples, 7 flow
+keys; offer the recorded stream (sflow_replay --read: 100k distinct five-tuples, 6 flow
 samples a datagram, each with a 128-byte Ethernet header) at the given rate for the given
 seconds; wait until its CPU time stops growing; read its CPU seconds, the socket's kernel
 drops and its own count of samples: flowmetrics `flowmetrics_records_accepted_total`,
@@ -117,7 +117,7 @@ def main():
     parser.add_argument("--rate", type=float, default=200_000)
     parser.add_argument("--seconds", type=float, default=10)
     parser.add_argument("--keys", type=int, default=100_000)
-    parser.add_argument("--samples-per-datagram", type=int, default=7)
+    parser.add_argument("--samples-per-datagram", type=int, default=6)
     parser.add_argument("--repetitions", type=int, default=3)
     parser.add_argument("--collectors", default="flowmetrics,flowmetrics-nofsync,sfacctd,goflow2")
     parser.add_argument("--json", required=True, help="write every run here")

@@ -2,13 +2,13 @@
 // sFlow benchmark (bench/sflow/run.sh).
 //
 //   sflow_replay --target 127.0.0.1:6343 --keys 100000 --rate 200000 --seconds 10
-//                [--samples-per-datagram 7] [--sampling-rate 512] [--write FILE] [--read FILE]
+//                [--samples-per-datagram 6] [--sampling-rate 512] [--write FILE] [--read FILE]
 //
 // The stream is one pass over `keys` distinct IPv4 five-tuples (10.x.y.z -> 172.16.x.y, ports
 // and TCP/UDP varying), each a compact flow sample (one source id) with an extended switch
 // record and a 128-byte sampled Ethernet header (frame length 1,000 bytes), the way a switch
-// exports them; `samples-per-datagram` samples a datagram (7 keeps it under 1,400 bytes),
-// repeated for as long as asked. --write saves the recorded pass and --read replays a saved
+// exports them; `samples-per-datagram` samples a datagram (6 make 1,324 bytes, under a
+// 1,500-byte MTU), repeated for as long as asked. --write saves the recorded pass and --read replays a saved
 // one (the same file format as netflow_replay), so every collector of a run gets the same
 // datagrams; only the datagram and sample sequence numbers and the uptime are rewritten as
 // they go out, so a collector sees no sequence gap. Prints what it sent as one JSON line
@@ -36,7 +36,7 @@ struct Options {
   std::size_t keys = 100'000;
   double rate = 200'000;  // samples per second
   double seconds = 10;
-  std::size_t per_datagram = 7;
+  std::size_t per_datagram = 6;
   std::uint32_t sampling_rate = 512;
   std::string write_file, read_file;
 };
