@@ -7,7 +7,8 @@
 // small caps on agents and sources so that the overflow paths run too.
 //
 // Checks beyond "no crash": every record is one flowmetrics::make_metric_key accepts once
-// adapted, its counters follow the sampling rule, and the per-agent counters are consistent.
+// adapted, its binary flow key renders to the same key, its counters follow the sampling
+// rule, and the per-agent counters are consistent.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <spdlog/spdlog.h>
@@ -54,6 +55,15 @@ void check(const FlowSample& sample, bool apply_sampling, std::chrono::system_cl
   if (make_metric_key(metric, key)) std::abort();  // the adapter produced an invalid metric
   if (key.source_ip != metric.source_ip || key.dest_ip != metric.dest_ip) std::abort();  // not canonical
   if (metric.value != static_cast<double>(metric.bytes)) std::abort();
+  // The binary flow key renders to the same key.
+  flowmetrics::FlowUpdate update;
+  if (flowmetrics::sflow::to_flow_update(sample, now, update) != flowmetrics::KeyRejection::none) std::abort();
+  const flowmetrics::MetricKey rendered = flowmetrics::render_metric_key(update.key);
+  if (rendered.source_ip != key.source_ip || rendered.dest_ip != key.dest_ip ||
+      rendered.source_port != key.source_port || rendered.dest_port != key.dest_port ||
+      rendered.protocol != key.protocol || rendered.timestamp_ms != key.timestamp_ms)
+    std::abort();
+  if (update.packets != metric.packets || update.bytes != metric.bytes || update.flows != metric.flows) std::abort();
 }
 
 }  // namespace

@@ -29,7 +29,8 @@ struct ProtocolTexts {
       if (canonical && *canonical != text[static_cast<std::size_t>(n)]) names[static_cast<std::size_t>(n)] = *canonical;
     }
     for (int n = 0; n < 256; ++n) {
-      if (!names[static_cast<std::size_t>(n)].empty()) text[static_cast<std::size_t>(n)] = names[static_cast<std::size_t>(n)];
+      if (!names[static_cast<std::size_t>(n)].empty())
+        text[static_cast<std::size_t>(n)] = names[static_cast<std::size_t>(n)];
     }
   }
   std::array<std::string, 256> names;

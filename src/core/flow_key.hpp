@@ -66,8 +66,8 @@ struct FlowKey {
   std::int64_t timestamp_ms = 0;  // exact on the way in; the bucket's start in the map
   std::uint16_t source_port = 0;
   std::uint16_t dest_port = 0;
-  std::uint8_t protocol = 0;  // IANA number
-  std::uint8_t families = 0;  // kSourceV6 | kDestV6
+  std::uint8_t protocol = 0;          // IANA number
+  std::uint8_t families = 0;          // kSourceV6 | kDestV6
   std::uint8_t reserved[2] = {0, 0};  // always zero
 
   static constexpr std::uint8_t kSourceV6 = 1;
@@ -109,9 +109,9 @@ inline constexpr std::int64_t kMaxFlowTimestampMs = 253'402'300'799'999;
 
 // Builds a key from binary fields (the decoders' edge). Refuses a timestamp outside
 // 0..kMaxFlowTimestampMs (invalid_timestamp); every other field is valid by its type.
-[[nodiscard]] KeyRejection make_flow_key(const FlowAddress& source, const FlowAddress& dest,
-                                         std::uint16_t source_port, std::uint16_t dest_port, std::uint8_t protocol,
-                                         std::int64_t timestamp_ms, FlowKey& key) noexcept;
+[[nodiscard]] KeyRejection make_flow_key(const FlowAddress& source, const FlowAddress& dest, std::uint16_t source_port,
+                                         std::uint16_t dest_port, std::uint8_t protocol, std::int64_t timestamp_ms,
+                                         FlowKey& key) noexcept;
 
 // Builds a key from a Metric (the library's and the text inputs' edge): the same checks,
 // in the same order, as make_metric_key(), including the value's. Never throws.

@@ -14,7 +14,7 @@ Admission RecordSink::submit_flows(std::span<const FlowUpdate> updates, std::str
     m.dest_ip = std::move(key.dest_ip);
     m.source_port = key.source_port;
     m.dest_port = key.dest_port;
-    m.protocol = std::move(key.protocol);
+    m.protocol = std::to_string(u.key.protocol);  // the number, as decoders always gave it
     m.timestamp = Timestamp(std::chrono::milliseconds(key.timestamp_ms));
     m.value = u.value;
     m.packets = u.packets;

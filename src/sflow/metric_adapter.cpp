@@ -38,4 +38,18 @@ void to_metric(const FlowSample& sample, std::chrono::system_clock::time_point r
   out.value = static_cast<double>(sample.bytes);
 }
 
+KeyRejection to_flow_update(const FlowSample& sample, std::chrono::system_clock::time_point received,
+                            FlowUpdate& out) noexcept {
+  const auto address = [&](const std::uint8_t* bytes) {
+    return sample.family == 4 ? FlowAddress::ipv4(bytes) : FlowAddress::ipv6(bytes);
+  };
+  const std::int64_t ms = std::chrono::duration_cast<std::chrono::milliseconds>(received.time_since_epoch()).count();
+  out.bytes = sample.bytes;
+  out.packets = sample.packets;
+  out.flows = sample.flows;
+  out.value = static_cast<double>(sample.bytes);
+  return make_flow_key(address(sample.src), address(sample.dst), sample.src_port, sample.dst_port, sample.protocol, ms,
+                       out.key);
+}
+
 }  // namespace flowmetrics::sflow

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <string>
 
+#include "flowmetrics/validation.hpp"
 #include "sflow/metric_adapter.hpp"
 #include "sflow_builder.hpp"
 
@@ -320,6 +321,36 @@ TEST(SflowMetricAdapter, TextFieldsAsTheNetflowDecoderWritesThem) {
   EXPECT_EQ(m.flows, 1u);
   EXPECT_EQ(m.value, 1000.0);
   EXPECT_EQ(m.timestamp, kNow + std::chrono::milliseconds(1));
+}
+
+TEST(SflowMetricAdapter, TheBinaryFlowKeyRendersAsTheMetric) {
+  for (const bool v6 : {false, true}) {
+    FlowSample s;
+    s.family = v6 ? 6 : 4;
+    inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "2001:db8::1" : "10.0.0.1", s.src);
+    inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "::ffff:10.0.0.2" : "10.0.0.2", s.dst);
+    s.protocol = 1;
+    s.dst_port = 8 * 256;
+    s.packets = 512;
+    s.bytes = 512 * 98;
+    Metric m;
+    to_metric(s, kNow + std::chrono::microseconds(1500), m);
+    MetricKey from_text;
+    ASSERT_FALSE(make_metric_key(m, from_text));
+    FlowUpdate u;
+    ASSERT_EQ(to_flow_update(s, kNow + std::chrono::microseconds(1500), u), KeyRejection::none);
+    const MetricKey from_key = render_metric_key(u.key);
+    EXPECT_EQ(from_key.source_ip, from_text.source_ip);
+    EXPECT_EQ(from_key.dest_ip, from_text.dest_ip);
+    EXPECT_EQ(from_key.source_port, from_text.source_port);
+    EXPECT_EQ(from_key.dest_port, from_text.dest_port);
+    EXPECT_EQ(from_key.protocol, from_text.protocol);
+    EXPECT_EQ(from_key.timestamp_ms, from_text.timestamp_ms);
+    EXPECT_EQ(u.packets, m.packets);
+    EXPECT_EQ(u.bytes, m.bytes);
+    EXPECT_EQ(u.flows, 1u);
+    EXPECT_EQ(u.value, m.value);
+  }
 }
 
 }  // namespace
