@@ -41,9 +41,8 @@ add_library(flowmetrics_sflow STATIC
   sflow/metric_adapter.cpp
 )
 target_include_directories(flowmetrics_sflow PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
-# It borrows the NetFlow decoder's ByteReader and IPv4 formatter.
-target_link_libraries(flowmetrics_sflow PUBLIC flowmetrics_netflow flowmetrics::flowmetrics spdlog::spdlog
-                      PRIVATE flowmetrics_warnings)
+# It borrows the NetFlow decoder's ByteReader (netflow/byte_reader.hpp, header only).
+target_link_libraries(flowmetrics_sflow PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE flowmetrics_warnings)
 
 # The write-ahead spool: frames on disk, the records and markers in them, idempotency keys.
 find_package(ZLIB REQUIRED)

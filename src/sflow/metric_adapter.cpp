@@ -1,33 +1,24 @@
 #include "sflow/metric_adapter.hpp"
 
-#include <arpa/inet.h>
-
+#include <array>
+#include <cstring>
 #include <string>
-
-#include "netflow/record_decoder.hpp"  // format_ipv4: glibc's inet_ntop formats IPv4 with sprintf
 
 namespace flowmetrics::sflow {
 namespace {
 
-void address(std::uint8_t family, const std::uint8_t* bytes, std::string& text) {
-  char buffer[INET6_ADDRSTRLEN];
-  if (family == 4) {
-    text.assign(buffer, netflow::format_ipv4(bytes, buffer));
-    return;
-  }
-  // inet_ntop: the same canonical text (RFC 5952 for IPv6) flowmetrics::normalize_ip gives.
-  if (inet_ntop(AF_INET6, bytes, buffer, sizeof(buffer)) != nullptr) {
-    text.assign(buffer);
-  } else {
-    text.clear();
-  }
+// core/flow_key's rendering: inet_ntop's text (RFC 5952) without glibc's sprintf for IPv4.
+std::string address(std::uint8_t family, const std::uint8_t* bytes) {
+  std::array<std::uint8_t, 16> copy{};
+  std::memcpy(copy.data(), bytes, family == 4 ? 4 : 16);
+  return render_ip(copy, family != 4);
 }
 
 }  // namespace
 
 void to_metric(const FlowSample& sample, std::chrono::system_clock::time_point received, Metric& out) {
-  address(sample.family, sample.src, out.source_ip);
-  address(sample.family, sample.dst, out.dest_ip);
+  out.source_ip = address(sample.family, sample.src);
+  out.dest_ip = address(sample.family, sample.dst);
   out.source_port = sample.src_port;
   out.dest_port = sample.dst_port;
   out.protocol = std::to_string(sample.protocol);
