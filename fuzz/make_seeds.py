@@ -128,6 +128,79 @@ SEEDS["filter_parser_fuzzer"] = {
     "truncated": b"dest_port = 443 and (",
 }
 
+# sFlow v5 (sflow_fuzzer: one selector byte, then datagrams separated by b"\xffSF\xff").
+SF_SEP = b"\xffSF\xff"
+
+
+def xdr_opaque(data):
+    return struct.pack(">I", len(data)) + data + b"\0" * ((-len(data)) % 4)
+
+
+def sf_element(fmt, body):
+    return struct.pack(">II", fmt, len(body)) + body
+
+
+def sf_header(protocol, frame_length, header):
+    return sf_element(1, struct.pack(">III", protocol, frame_length, 4) + xdr_opaque(header))
+
+
+def eth(ethertype, payload, tags=()):
+    frame = b"\x02\0\0\0\0\x02\x02\0\0\0\0\x01"
+    for tpid, vlan in tags:
+        frame += struct.pack(">HH", tpid, vlan)
+    return frame + struct.pack(">H", ethertype) + payload
+
+
+def ipv4_tcp(src, dst, sport, dport, proto=6):
+    l4 = struct.pack(">HHIIHHI", sport, dport, 1, 0, 0x5010, 1024, 0)
+    return struct.pack(">BBHHHBBH", 0x45, 0, 20 + len(l4), 1, 0, 64, proto, 0) + ip4(src) + ip4(dst) + l4
+
+
+def ipv6_udp(src, dst, sport, dport, hop_by_hop=False):
+    l4 = struct.pack(">HHHH", sport, dport, 8, 0)
+    nxt = 17
+    if hop_by_hop:
+        l4 = bytes([17, 0, 0, 0, 0, 0, 0, 0]) + l4
+        nxt = 0
+    return struct.pack(">IHBB", 0x60000000, len(l4), nxt, 64) + ip6(src) + ip6(dst) + l4
+
+
+def sf_flow(records, seq=1, rate=100, inp=3, out=4, source=3):
+    body = struct.pack(">IIIIIII", seq, source, rate, seq * rate, 0, inp, out) + struct.pack(">I", len(records))
+    return sf_element(1, body + b"".join(records))
+
+
+def sf_expanded(records, seq=1, rate=100):
+    body = struct.pack(">IIIIIIIIIII", seq, 0, 70000000, rate, seq * rate, 0, 0, 0x3FFFFFFF, 1, 5, len(records))
+    return sf_element(3, body + b"".join(records))
+
+
+def sf_counters(seq=1):
+    return sf_element(2, struct.pack(">III", seq, 3, 1) + sf_element(1, b"\0" * 88))
+
+
+def sflow(samples, seq=1, agent="192.0.2.1", sub_agent=0):
+    return struct.pack(">II", 5, 1) + ip4(agent) + struct.pack(">IIII", sub_agent, seq, 123456, len(samples)) + \
+        b"".join(samples)
+
+
+SF_TCP = sf_header(1, 1518, eth(0x0800, ipv4_tcp("10.0.0.1", "10.0.0.2", 40000, 443)))
+SEEDS["sflow_fuzzer"] = {
+    "ethernet_tcp": b"\x00" + sflow([sf_flow([sf_element(1001, struct.pack(">IIII", 10, 0, 20, 0)), SF_TCP])]),
+    "rate_zero_internal": b"\x00" + sflow([sf_flow([SF_TCP], rate=0, inp=0x3FFFFFFF, out=0x40000001)]),
+    "qinq_ipv6": b"\x02" + sflow([sf_flow([sf_header(1, 200, eth(0x86DD, ipv6_udp("2001:db8::1", "2001:db8::2", 53, 5353, True),
+                                                            ((0x88A8, 100), (0x8100, 200))))])]),
+    "ip_headers_expanded": b"\x01" + sflow([sf_expanded([sf_header(11, 60, ipv4_tcp("10.1.0.1", "10.1.0.2", 1, 2, 17))]),
+                                           sf_expanded([sf_header(12, 80, ipv6_udp("2001:db8::a", "2001:db8::b", 3, 4))], 2),
+                                           sf_counters()]) + SF_SEP + sflow([sf_flow([SF_TCP], seq=5)], seq=4),
+    "unsupported_and_arp": b"\x00" + sflow([sf_flow([sf_header(2, 60, b"\0" * 40)]),
+                                           sf_flow([sf_header(1, 60, eth(0x0806, b"\1" * 28))], seq=2)]),
+    "sampled_ipv4_router": b"\x0c" + sflow([sf_flow([sf_element(3, struct.pack(">II", 1400, 17) + ip4("10.3.0.1") +
+                                                                 ip4("10.3.0.2") + struct.pack(">IIII", 5, 6, 0, 0)),
+                                                     sf_element(1002, struct.pack(">I", 1) + ip4("10.9.9.9") +
+                                                                struct.pack(">II", 24, 16))])]),
+}
+
 for target, seeds in SEEDS.items():
     directory = os.path.join(HERE, "corpus", target)
     os.makedirs(directory, exist_ok=True)

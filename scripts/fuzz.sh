@@ -24,7 +24,7 @@ elif [ $# -gt 0 ]; then
   shift
 fi
 targets=("$@")
-((${#targets[@]})) || targets=(netflow_v5_fuzzer netflow_v9_fuzzer ipfix_fuzzer json_record_fuzzer json_body_fuzzer
+((${#targets[@]})) || targets=(netflow_v5_fuzzer netflow_v9_fuzzer ipfix_fuzzer sflow_fuzzer json_record_fuzzer json_body_fuzzer
   filter_parser_fuzzer)
 
 cxx=$(command -v clang++ || command -v clang++-14 || true)

@@ -12,6 +12,7 @@ packages=(
   libsimdjson-dev libcpp-httplib-dev libabsl-dev
   iproute2 procps python3 curl
   softflowd nfdump python3-scapy
+  pmacct nfdump-sflow
   clang ccache
   lintian systemd dpkg-dev file man-db adduser
   chromium

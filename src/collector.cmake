@@ -33,6 +33,18 @@ add_library(flowmetrics_netflow STATIC
 target_include_directories(flowmetrics_netflow PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
 target_link_libraries(flowmetrics_netflow PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE flowmetrics_warnings)
 
+# sFlow v5 decoding (no sockets): datagrams in, FlowSamples out; metric_adapter.cpp turns
+# them into the pipeline's records.
+add_library(flowmetrics_sflow STATIC
+  sflow/sampled_header.cpp
+  sflow/agent_table.cpp
+  sflow/sflow_decoder.cpp
+  sflow/metric_adapter.cpp
+)
+target_include_directories(flowmetrics_sflow PUBLIC ${CMAKE_CURRENT_SOURCE_DIR})
+# It borrows the NetFlow decoder's ByteReader (netflow/byte_reader.hpp, header only).
+target_link_libraries(flowmetrics_sflow PUBLIC flowmetrics::flowmetrics spdlog::spdlog PRIVATE flowmetrics_warnings)
+
 # The write-ahead spool: frames on disk, the records and markers in them, idempotency keys.
 find_package(ZLIB REQUIRED)
 add_library(flowmetrics_spool STATIC
@@ -66,6 +78,10 @@ target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetri
 # The NetFlow/IPFIX UDP input.
 target_sources(flowmetrics_service PRIVATE ingest/netflow_udp_input.cpp)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_netflow)
+# The sFlow UDP input, on the shared datagram receive path, and its /metrics families.
+target_sources(flowmetrics_service PRIVATE ingest/udp_datagram_input.cpp ingest/sflow_udp_input.cpp
+               server/sflow_metrics.cpp)
+target_link_libraries(flowmetrics_service PUBLIC flowmetrics_sflow)
 
 add_library(flowmetrics_commands STATIC
   commands/database_link.cpp

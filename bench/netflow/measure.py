@@ -198,6 +198,8 @@ listen = "127.0.0.1:{self.http}"
 [inputs.netflow]
 listen = "127.0.0.1:{self.port}"
 receive_buffer_bytes = 8388608
+[inputs.sflow]
+enabled = false
 [spool]
 directory = "{os.path.join(self.work, 'spool')}"
 max_bytes = 8589934592

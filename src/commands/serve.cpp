@@ -14,10 +14,12 @@
 #include "commands/runtime.hpp"
 #include "core/thread_guard.hpp"
 #include "ingest/netflow_udp_input.hpp"
+#include "ingest/sflow_udp_input.hpp"
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
 #include "server/query_routes.hpp"
 #include "server/query_service.hpp"
+#include "server/sflow_metrics.hpp"
 
 namespace flowmetrics::commands {
 namespace {
@@ -145,6 +147,15 @@ int serve(const ConfigSources& sources) {
     auto netflow = std::make_unique<ingest::NetflowUdpInput>(std::move(options), runtime->pipeline());
     runtime->metrics().set_netflow_stats([input = netflow.get()] { return input->stats(); });
     inputs.push_back(std::move(netflow));
+  }
+  if (config.sflow.enabled) {
+    ingest::SflowInputOptions options;
+    options.listen = config.sflow.listen;
+    options.receive_buffer_bytes = config.sflow.receive_buffer_bytes;
+    options.decoder.apply_sampling = config.sflow.apply_sampling;
+    auto sflow = std::make_unique<ingest::SflowUdpInput>(std::move(options), runtime->pipeline());
+    runtime->metrics().add_collectable(server::sflow_metrics([input = sflow.get()] { return input->stats(); }));
+    inputs.push_back(std::move(sflow));
   }
   try {
     for (auto& input : inputs) {

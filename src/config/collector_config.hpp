@@ -119,6 +119,16 @@ struct NetflowInputConfig {
   friend bool operator==(const NetflowInputConfig&, const NetflowInputConfig&) = default;
 };
 
+// [inputs.sflow]: sFlow version 5 over UDP.
+struct SflowInputConfig {
+  bool enabled = true;
+  std::string listen = "127.0.0.1:6343";
+  std::size_t receive_buffer_bytes = 8 << 20;  // SO_RCVBUF asked for; 0 keeps the kernel's default
+  bool apply_sampling = true;                  // scale packets and bytes by each sample's sampling rate
+
+  friend bool operator==(const SflowInputConfig&, const SflowInputConfig&) = default;
+};
+
 struct LogConfig {
   std::string level = "info";  // trace, debug, info, warn, error, off
 
@@ -149,6 +159,7 @@ struct CollectorConfig {
   TcpInputConfig tcp;          // [inputs.tcp]
   HttpInputConfig http;        // [inputs.http]
   NetflowInputConfig netflow;  // [inputs.netflow]
+  SflowInputConfig sflow;      // [inputs.sflow]
   SpoolConfig spool;
   LogConfig log;
   ShutdownConfig shutdown;

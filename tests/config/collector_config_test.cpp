@@ -60,6 +60,7 @@ CollectorConfig non_default_config() {
   c.http = {false, "0.0.0.0:0", 4'096, 2, "/run/secrets/token", seconds(600)};
   c.spool = {"/var/lib/flowmetrics/spool", 8ULL << 20, 1ULL << 20, spool::FsyncPolicy::interval, milliseconds(20)};
   c.netflow = {false, "[::1]:0", 0, "start", false, milliseconds(250)};
+  c.sflow = {false, "[::1]:0", 0, false};
   c.log.level = "debug";
   c.shutdown.drain_timeout = seconds(3);
   return c;
@@ -167,6 +168,11 @@ receive_buffer_bytes = 0
 timestamp = "start"
 apply_sampling = false
 template_wait_ms = 250
+[inputs.sflow]
+enabled = false
+listen = "[::1]:0"
+receive_buffer_bytes = 0
+apply_sampling = false
 [spool]
 directory = "/var/lib/flowmetrics/spool"
 max_bytes = 8388608
@@ -383,6 +389,22 @@ TEST(CollectorConfig, DescribeMasksThePasswordAndParsesBack) {
   reparsed.database.uri = c.database.uri;
   EXPECT_EQ(reparsed, c);  // and every other field
   EXPECT_EQ(parse_config(describe(CollectorConfig{}), "describe"), CollectorConfig{});
+}
+
+TEST(CollectorConfig, SflowInput) {
+  const CollectorConfig defaults;
+  EXPECT_TRUE(defaults.sflow.enabled);
+  EXPECT_EQ(defaults.sflow.listen, "127.0.0.1:6343");
+  EXPECT_EQ(defaults.sflow.receive_buffer_bytes, 8u << 20);
+  EXPECT_TRUE(defaults.sflow.apply_sampling);
+
+  const CollectorConfig c = parse_config("[inputs.sflow]\nlisten = \"[::]:6343\"\napply_sampling = false\n", "s.toml");
+  EXPECT_EQ(c.sflow.listen, "[::]:6343");
+  EXPECT_FALSE(c.sflow.apply_sampling);
+  ConfigError e = parse_error("[inputs.sflow]\nlisten = \"6343\"\n");
+  EXPECT_EQ(e.key(), "inputs.sflow.listen");
+  e = parse_error("[inputs.sflow]\nsampling_rate = 1\n");
+  EXPECT_NE(std::string(e.what()).find("[inputs.sflow] takes enabled, listen"), std::string::npos) << e.what();
 }
 
 TEST(CollectorConfig, NetflowInput) {

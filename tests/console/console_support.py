@@ -112,7 +112,7 @@ def write_config(directory, uri, collection, extra_toml=""):
                 f'collection = "{collection}"\n'
                 '[pool]\nmin_size = 2\nmax_size = 16\n'
                 f'[spool]\ndirectory = "{os.path.join(directory, "spool")}"\n'
-                '[inputs.netflow]\nenabled = false\n[inputs.tcp]\nenabled = false\n'
+                '[inputs.netflow]\nenabled = false\n[inputs.sflow]\nenabled = false\n[inputs.tcp]\nenabled = false\n'
                 '[inputs.http]\nlisten = "127.0.0.1:0"\n' + extra_toml)
     return config
 

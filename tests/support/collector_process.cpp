@@ -31,7 +31,7 @@ CollectorProcess::CollectorProcess(Options options) : options_(std::move(options
       << "\"\n"
       << "[pool]\nmin_size = 2\nmax_size = 16\n"
       << "[spool]\ndirectory = \"" << spool_directory().string() << "\"\n"
-      << "[inputs.netflow]\nlisten = \"127.0.0.1:0\"\n"
+      << "[inputs.netflow]\nlisten = \"127.0.0.1:0\"\n[inputs.sflow]\nlisten = \"127.0.0.1:0\"\n"
       << "[inputs.tcp]\nlisten = \"127.0.0.1:0\"\n[inputs.http]\nlisten = \"127.0.0.1:0\"\n"
       << options_.extra_toml;
   start();

@@ -1,0 +1,100 @@
+#include "server/sflow_metrics.hpp"
+
+#include <prometheus/metric_family.h>
+
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace flowmetrics::server {
+namespace {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  if (f.type == MetricType::Counter) {
+    m.counter.value = value;
+  } else {
+    m.gauge.value = value;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+class SflowMetrics final : public prometheus::Collectable {
+ public:
+  explicit SflowMetrics(std::function<ingest::SflowInputStats()> stats) : stats_(std::move(stats)) {}
+
+  std::vector<MetricFamily> Collect() const override {
+    const ingest::SflowInputStats stats = stats_();
+    std::vector<MetricFamily> families;
+    using Field = std::uint64_t sflow::AgentStats::*;
+    const auto per_agent = [&](const char* name, const char* help, Field field) {
+      MetricFamily f{name, help, MetricType::Counter, {}};
+      for (const sflow::AgentStats& a : stats.agents)
+        add(f, static_cast<double>(a.*field), {{"agent", a.agent}, {"sub_agent", std::to_string(a.sub_agent)}});
+      families.push_back(std::move(f));
+    };
+    per_agent("flowmetrics_sflow_agent_datagrams_total", "sFlow datagrams decoded, by agent address and sub-agent id.",
+              &sflow::AgentStats::datagrams);
+    per_agent("flowmetrics_sflow_samples_total", "Flow samples (compact and expanded) read.",
+              &sflow::AgentStats::samples);
+    per_agent("flowmetrics_sflow_records_total", "Flow samples turned into records.", &sflow::AgentStats::records);
+    per_agent("flowmetrics_sflow_unscaled_total", "Records of samples with sampling rate 0, stored unscaled.",
+              &sflow::AgentStats::unscaled);
+    per_agent("flowmetrics_sflow_unsupported_header_protocols_total",
+              "Flow samples whose sampled header is not Ethernet, IPv4 or IPv6 (not stored).",
+              &sflow::AgentStats::unsupported_header_protocols);
+    per_agent("flowmetrics_sflow_not_ip_total",
+              "Flow samples without an IP packet: non-IP frames, headers cut before the addresses, no packet record.",
+              &sflow::AgentStats::not_ip);
+    per_agent("flowmetrics_sflow_counter_samples_total", "Counter samples, skipped.",
+              &sflow::AgentStats::counter_samples);
+    per_agent("flowmetrics_sflow_other_samples_total", "Samples of other formats or enterprises, skipped.",
+              &sflow::AgentStats::other_samples);
+    per_agent("flowmetrics_sflow_datagram_sequence_gaps_total",
+              "Datagrams missing from the agent's datagram sequence numbers.",
+              &sflow::AgentStats::datagram_sequence_gaps);
+    per_agent("flowmetrics_sflow_sample_sequence_gaps_total",
+              "Flow samples missing from the sequence numbers of each source id.",
+              &sflow::AgentStats::sample_sequence_gaps);
+    per_agent("flowmetrics_sflow_malformed_total", "Datagrams that failed to decode, in whole or part.",
+              &sflow::AgentStats::malformed);
+
+    const auto total = [&](const char* name, const char* help, MetricType type, double value) {
+      MetricFamily f{name, help, type, {}};
+      add(f, value);
+      families.push_back(std::move(f));
+    };
+    const ingest::UdpInputStats& input = stats.input;
+    total("flowmetrics_sflow_datagrams_total", "UDP datagrams received by the sFlow input.", MetricType::Counter,
+          static_cast<double>(input.datagrams));
+    total("flowmetrics_sflow_received_bytes_total", "UDP payload bytes received by the sFlow input.",
+          MetricType::Counter, static_cast<double>(input.datagram_bytes));
+    total("flowmetrics_sflow_pipeline_drops_total", "Decoded records dropped while the pipeline was saturated.",
+          MetricType::Counter, static_cast<double>(input.records_dropped));
+    if (input.kernel_drops_supported) {
+      total("flowmetrics_sflow_kernel_drops_total",
+            "Datagrams the kernel dropped for a full socket receive buffer (SO_RXQ_OVFL).", MetricType::Counter,
+            static_cast<double>(input.kernel_drops));
+    }
+    total("flowmetrics_sflow_receive_buffer_bytes",
+          "Socket receive buffer as the kernel reports it (Linux: twice the size granted).", MetricType::Gauge,
+          static_cast<double>(input.receive_buffer_bytes));
+    return families;
+  }
+
+ private:
+  std::function<ingest::SflowInputStats()> stats_;
+};
+
+}  // namespace
+
+std::shared_ptr<prometheus::Collectable> sflow_metrics(std::function<ingest::SflowInputStats()> stats) {
+  return std::make_shared<SflowMetrics>(std::move(stats));
+}
+
+}  // namespace flowmetrics::server
