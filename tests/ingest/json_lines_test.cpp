@@ -27,7 +27,8 @@ Outcome one_by_one(std::string_view line) {
   return o;
 }
 
-const char* const kGood = R"({"source_ip":"10.0.0.1","dest_ip":"10.0.0.2","source_port":1234,"dest_port":80,"protocol":"tcp","timestamp":1732530000,"value":1.5,"packets":2,"bytes":300,"flows":1})";
+const char* const kGood =
+    R"({"source_ip":"10.0.0.1","dest_ip":"10.0.0.2","source_port":1234,"dest_port":80,"protocol":"tcp","timestamp":1732530000,"value":1.5,"packets":2,"bytes":300,"flows":1})";
 
 const std::vector<std::string> kLines = {
     kGood,
@@ -57,7 +58,8 @@ const std::vector<std::string> kLines = {
     R"([1,2,3])",
     R"(42)",
     R"({"source_ip":"10.0.0.1","dest_ip":"10.0.0.2","source_port":1,"dest_port":2,"protocol":"TCP","timestamp":1,"value":1,"s":"unterminated)",
-    "{\"source_ip\":\"10.0.0.1\",\"dest_ip\":\"10.0.0.2\",\"source_port\":1,\"dest_port\":2,\"protocol\":\"TCP\",\"timestamp\":1,\"value\":1,\"bad\":\"\xff\"}",
+    "{\"source_ip\":\"10.0.0.1\",\"dest_ip\":\"10.0.0.2\",\"source_port\":1,\"dest_port\":2,\"protocol\":\"TCP\","
+    "\"timestamp\":1,\"value\":1,\"bad\":\"\xff\"}",
     R"(not json at all)",
     R"({"source_ip":"10.0.0.1","dest_ip":"10.0.0.2","source_port":1,"dest_port":2,"protocol":"TCP","timestamp":1,"value":true})",
     R"({"source_ip":"10.0.0.1","dest_ip":"10.0.0.2","source_port":1,"dest_port":2,"protocol":"TCP","timestamp":1,"value":1,"flows":null,"packets":null})",

@@ -395,10 +395,11 @@ TEST_F(PackageTest, InstallRunUpgradePurge) {
   const std::string unit = read_file("/lib/systemd/system/flowmetrics.service");
   const std::string collection = unique_collection("package");
   const std::string uri = test_uri();
-  const std::string extra = "--set " + sh_quote("database.uri=" + uri) + " --set database.database=" + kTestDatabase +
-                            " --set database.collection=" + collection +
-                            " --set inputs.http.listen=127.0.0.1:0 --set inputs.tcp.listen=127.0.0.1:0"
-                            " --set inputs.netflow.listen=127.0.0.1:0 --set inputs.sflow.listen=127.0.0.1:0 --set pool.min_size=2";
+  const std::string extra =
+      "--set " + sh_quote("database.uri=" + uri) + " --set database.database=" + kTestDatabase +
+      " --set database.collection=" + collection +
+      " --set inputs.http.listen=127.0.0.1:0 --set inputs.tcp.listen=127.0.0.1:0"
+      " --set inputs.netflow.listen=127.0.0.1:0 --set inputs.sflow.listen=127.0.0.1:0 --set pool.min_size=2";
   const Result pre = run(shell_line(as_service(unit, unit_line(unit, "ExecStartPre"), extra)));
   EXPECT_EQ(pre.status, 0) << pre.output;
   const fs::path log = kWork / "service.log";
