@@ -67,6 +67,7 @@ add_library(flowmetrics_service STATIC
   ingest/socket_address.cpp
   ingest/tcp_json_input.cpp
   server/collector_metrics.cpp
+  server/metric_families.cpp
   server/http_server.cpp
   server/listen.cpp
   server/query_service.cpp
@@ -75,12 +76,11 @@ add_library(flowmetrics_service STATIC
 find_package(absl REQUIRED)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_collector flowmetrics_spool absl::flat_hash_map
                       PRIVATE flowmetrics_warnings)
-# The NetFlow/IPFIX UDP input.
-target_sources(flowmetrics_service PRIVATE ingest/netflow_udp_input.cpp)
+# The UDP flow inputs on their shared datagram receive path: NetFlow/IPFIX and sFlow, each
+# with its /metrics families.
+target_sources(flowmetrics_service PRIVATE ingest/udp_datagram_input.cpp ingest/netflow_udp_input.cpp
+               server/netflow_metrics.cpp ingest/sflow_udp_input.cpp server/sflow_metrics.cpp)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_netflow)
-# The sFlow UDP input, on the shared datagram receive path, and its /metrics families.
-target_sources(flowmetrics_service PRIVATE ingest/udp_datagram_input.cpp ingest/sflow_udp_input.cpp
-               server/sflow_metrics.cpp)
 target_link_libraries(flowmetrics_service PUBLIC flowmetrics_sflow)
 
 add_library(flowmetrics_commands STATIC

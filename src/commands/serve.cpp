@@ -17,6 +17,7 @@
 #include "ingest/sflow_udp_input.hpp"
 #include "ingest/tcp_json_input.hpp"
 #include "server/http_server.hpp"
+#include "server/netflow_metrics.hpp"
 #include "server/query_routes.hpp"
 #include "server/query_service.hpp"
 #include "server/sflow_metrics.hpp"
@@ -145,7 +146,7 @@ int serve(const ConfigSources& sources) {
     options.decoder.apply_sampling = config.netflow.apply_sampling;
     options.decoder.template_wait = config.netflow.template_wait;
     auto netflow = std::make_unique<ingest::NetflowUdpInput>(std::move(options), runtime->pipeline());
-    runtime->metrics().set_netflow_stats([input = netflow.get()] { return input->stats(); });
+    runtime->metrics().add_collectable(server::netflow_metrics([input = netflow.get()] { return input->stats(); }));
     inputs.push_back(std::move(netflow));
   }
   if (config.sflow.enabled) {

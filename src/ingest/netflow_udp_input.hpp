@@ -1,17 +1,12 @@
 #pragma once
 
-#include <atomic>
-#include <condition_variable>
 #include <cstddef>
-#include <cstdint>
-#include <deque>
-#include <mutex>
+#include <memory>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "ingest/input.hpp"
-#include "ingest/netflow_input_stats.hpp"
+#include "ingest/udp_datagram_input.hpp"
 #include "netflow/flow_decoder.hpp"
 #include "pipeline/record_sink.hpp"
 
@@ -19,28 +14,20 @@ namespace flowmetrics::ingest {
 
 struct NetflowInputOptions {
   std::string listen = "127.0.0.1:2055";
-  // SO_RCVBUF asked for; 0 keeps the kernel's default. The kernel may grant less (Linux caps
-  // it at net.core.rmem_max unless the process may use SO_RCVBUFFORCE) and reports double
-  // what it grants, for its own bookkeeping: receive_buffer_bytes in the stats is that figure.
-  std::size_t receive_buffer_bytes = 8 << 20;
-  // Decoded records waiting for the sink, at most; beyond it the receiving thread waits (and
-  // datagrams wait in the socket's receive buffer) while the sink still takes records.
+  std::size_t receive_buffer_bytes = 8 << 20;  // as UdpInputOptions
   std::size_t max_queued_records = 1 << 18;
   netflow::DecoderOptions decoder;
 };
 
-// NetFlow v5/v9 and IPFIX over UDP. One thread receives in batches (recvmmsg) and decodes
-// into chunks of a few thousand binary records (FlowUpdate: validated at this edge); a second
-// thread hands the chunks to the sink (submit_flows) under the input name "netflow", merging
-// what queued up while the previous call ran (so a sink that syncs to disk per call syncs once
-// for many chunks).
-//
-// Where back-pressure lands: the only buffer that may lose records is the socket's receive
-// buffer, where the kernel counts every drop (SO_RXQ_OVFL, kernel_drops). When more than
-// max_queued_records wait for the sink, the receiving thread stops reading until there is
-// room, so the datagrams wait in the kernel instead (in order: templates stay ahead of their
-// data). Records are dropped inside the process (counted with sink.drop(), by reason) only
-// when the sink refuses them: the spool is full or stopped by an I/O error.
+// What the NetFlow input has seen, for /metrics: its own totals and the decoder's per exporter.
+struct NetflowInputStats {
+  UdpInputStats input;
+  std::vector<netflow::ExporterStats> exporters;  // refreshed by the receiving thread every ~200 ms and at stop
+};
+
+// NetFlow v5/v9 and IPFIX over UDP: a UdpDatagramInput named "netflow" whose decoder is
+// netflow::FlowDecoder (one FlowUpdate per flow record; where back-pressure lands is
+// UdpDatagramInput's comment).
 class NetflowUdpInput final : public Input {
  public:
   NetflowUdpInput(NetflowInputOptions options, pipeline::RecordSink& sink);
@@ -48,49 +35,19 @@ class NetflowUdpInput final : public Input {
 
   std::string name() const override { return "netflow"; }
   // Binds `listen` (IPv4 or [IPv6]); throws std::runtime_error naming the address.
-  void start() override;
+  void start() override { input_->start(); }
   // Stops within about 100 ms; records already decoded are handed to the sink first.
-  void stop() override;
-  std::string bound_address() const override { return bound_; }
+  void stop() override { input_->stop(); }
+  std::string bound_address() const override { return input_->bound_address(); }
 
-  // A snapshot; the per-exporter part is refreshed by the receiving thread about every
-  // 200 ms and at stop. Thread-safe.
+  // A snapshot. Thread-safe.
   NetflowInputStats stats() const;
 
+  class Decoder;  // the DatagramDecoder, in the .cpp
+
  private:
-  void receive_loop();
-  void submit_loop();
-  // Queues `records` for the submitting thread (waiting for room while the sink takes records,
-  // dropping them when it refuses) and leaves `records` empty, with capacity, for the next chunk.
-  void hand_over(std::vector<FlowUpdate>& records);
-  void drop(std::size_t count, std::string_view reason);
-  void publish_exporter_stats(const netflow::FlowDecoder& decoder);
-
-  const NetflowInputOptions options_;
-  pipeline::RecordSink& sink_;
-  int fd_ = -1;
-  std::string bound_;
-  std::size_t receive_buffer_bytes_ = 0;  // set in start(), read-only afterwards
-  bool kernel_drops_supported_ = false;   // set in start(), read-only afterwards
-  std::atomic<bool> stopping_{false};
-  std::atomic<std::uint64_t> datagrams_{0};
-  std::atomic<std::uint64_t> datagram_bytes_{0};
-  std::atomic<std::uint64_t> records_{0};
-  std::atomic<std::uint64_t> records_dropped_{0};
-  std::atomic<std::uint64_t> kernel_drops_{0};
-  mutable std::mutex mu_;
-  std::vector<netflow::ExporterStats> exporters_;  // guarded by mu_
-
-  std::mutex queue_mu_;
-  std::condition_variable queue_cv_;
-  std::condition_variable queue_space_;         // the submitter took chunks
-  std::deque<std::vector<FlowUpdate>> queue_;   // chunks for the submitter; guarded by queue_mu_
-  std::vector<std::vector<FlowUpdate>> spare_;  // emptied chunks to reuse; guarded by queue_mu_
-  std::size_t queued_records_ = 0;              // guarded by queue_mu_
-  bool receiver_done_ = false;                  // guarded by queue_mu_
-
-  std::thread receiver_;
-  std::thread submitter_;
+  std::shared_ptr<const Decoder> decoder_view_;  // its published statistics
+  std::unique_ptr<UdpDatagramInput> input_;
 };
 
 }  // namespace flowmetrics::ingest

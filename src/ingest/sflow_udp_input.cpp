@@ -6,20 +6,24 @@
 
 namespace flowmetrics::ingest {
 
-// Decodes into FlowSamples, then adapts each to the pipeline's record. The input calls it
-// from its receiving thread; SflowUdpInput keeps a second reference to read what publish()
+// Decodes into FlowSamples, then adapts each to the pipeline's binary record. The input calls
+// it from its receiving thread; SflowUdpInput keeps a second reference to read what publish()
 // made visible.
 class SflowUdpInput::Decoder final : public DatagramDecoder {
  public:
   explicit Decoder(const sflow::DecoderOptions& options) : decoder_(options) {}
 
-  void decode(const sockaddr_storage& sender, std::span<const std::uint8_t> datagram, Timestamp received,
-              std::vector<Metric>& out) override {
+  void decode(const sockaddr_storage& sender, std::span<const std::uint8_t> datagram,
+              std::chrono::system_clock::time_point received, std::vector<FlowUpdate>& out) override {
     samples_.clear();
     decoder_.decode(sender, datagram, received, samples_);
-    for (const sflow::FlowSample& sample : samples_) sflow::to_metric(sample, received, out.emplace_back());
+    for (const sflow::FlowSample& sample : samples_) {
+      // The arrival time is the only thing that could fall outside the key's range (years
+      // 1970 to 2262): a clock that wrong makes no usable record.
+      if (sflow::to_flow_update(sample, received, out.emplace_back()) != KeyRejection::none) out.pop_back();
+    }
   }
-  void expire(Timestamp now) override { decoder_.expire(now); }
+  void expire(std::chrono::system_clock::time_point now) override { decoder_.expire(now); }
   void publish() override {
     std::vector<sflow::AgentStats> snapshot = decoder_.stats();
     std::lock_guard lock(mu_);

@@ -162,14 +162,20 @@ void UdpDatagramInput::drop(std::size_t count, std::string_view reason) {
   sink_.drop(options_.name, count, reason);
 }
 
-void UdpDatagramInput::hand_over(std::vector<Metric>& records) {
+void UdpDatagramInput::hand_over(std::vector<FlowUpdate>& records) {
   if (records.empty()) return;
   records_ += records.size();
   const std::size_t count = records.size();
   bool queued = false;
   {
-    std::lock_guard lock(queue_mu_);
-    if (queued_records_ + count <= options_.max_queued_records) {
+    std::unique_lock lock(queue_mu_);
+    // Wait for room while the sink takes records: the datagrams wait in the socket meanwhile.
+    // A stop takes what was decoded whatever the queue holds.
+    while (queued_records_ + count > options_.max_queued_records && !queue_.empty() && !stopping_) {
+      if (sink_.saturated()) break;  // refused anyway: the submitter drops what waits
+      queue_space_.wait_for(lock, kPollTimeout);
+    }
+    if (queued_records_ + count <= options_.max_queued_records || queue_.empty() || stopping_) {
       queued_records_ += count;
       queue_.push_back(std::move(records));
       records.clear();  // moved from: valid, and made empty
@@ -183,15 +189,15 @@ void UdpDatagramInput::hand_over(std::vector<Metric>& records) {
   if (queued) {
     records.reserve(kChunkRecords + 1'024);
     queue_cv_.notify_one();
-  } else {  // the sink is this far behind: these go
-    drop(count, "spool_full");
+  } else {  // the sink refuses and this many wait for it: these go
+    drop(count, sink_.io_error() ? "spool_error" : "spool_full");
     records.clear();
   }
 }
 
 void UdpDatagramInput::submit_loop() {
-  std::vector<Metric> batch;
-  std::vector<std::vector<Metric>> taken;
+  std::vector<FlowUpdate> batch;
+  std::vector<std::vector<FlowUpdate>> taken;
   for (;;) {
     {
       std::unique_lock lock(queue_mu_);
@@ -203,25 +209,30 @@ void UdpDatagramInput::submit_loop() {
       }
       queued_records_ = 0;
     }
+    queue_space_.notify_one();
     // One submit() for everything that queued up (usually one chunk; many while the sink was
     // slow), so its per-call cost is shared.
-    std::span<Metric> records;
+    std::span<const FlowUpdate> records;
     if (taken.size() == 1) {
       records = taken.front();
     } else {
-      for (auto& chunk : taken) std::move(chunk.begin(), chunk.end(), std::back_inserter(batch));
+      std::size_t total = 0;
+      for (const auto& chunk : taken) total += chunk.size();
+      batch.reserve(total);
+      for (const auto& chunk : taken) batch.insert(batch.end(), chunk.begin(), chunk.end());
       records = batch;
     }
     // UDP cannot push back: what the spool cannot take is dropped, and counted by why.
     if (sink_.saturated()) {
       drop(records.size(), sink_.io_error() ? "spool_error" : "spool_full");
-    } else if (const auto admission = sink_.submit(records, options_.name); admission == pipeline::Admission::full) {
+    } else if (const auto admission = sink_.submit_flows(records, options_.name);
+               admission == pipeline::Admission::full) {
       drop(records.size(), "spool_full");
     } else if (admission == pipeline::Admission::io_error) {
       drop(records.size(), "spool_error");
     }
     batch.clear();
-    if (batch.capacity() > 16 * kChunkRecords) std::vector<Metric>().swap(batch);  // a burst's worth: give it back
+    if (batch.capacity() > 2 * kChunkRecords) std::vector<FlowUpdate>().swap(batch);  // a burst's worth: give it back
     std::lock_guard lock(queue_mu_);
     for (auto& chunk : taken) {
       chunk.clear();
@@ -234,7 +245,7 @@ void UdpDatagramInput::submit_loop() {
 void UdpDatagramInput::receive_loop() {
   DatagramDecoder& decoder = *decoder_;
   ReceiveBatch batch;
-  std::vector<Metric> records;
+  std::vector<FlowUpdate> records;
   records.reserve(kChunkRecords + 1'024);
   auto next_stats = std::chrono::steady_clock::now() + kStatsInterval;
   auto next_expire = std::chrono::steady_clock::now() + kExpireInterval;

@@ -18,13 +18,14 @@
 namespace flowmetrics::ingest {
 
 struct UdpInputOptions {
-  std::string name;  // the input's name: in logs, in the sink's counters ("sflow")
+  std::string name;  // the input's name: in logs, in the sink's counters ("netflow", "sflow")
   std::string listen;
   // SO_RCVBUF asked for; 0 keeps the kernel's default. The kernel may grant less (Linux caps
   // it at net.core.rmem_max unless the process may use SO_RCVBUFFORCE) and reports double
   // what it grants, for its own bookkeeping: receive_buffer_bytes in the stats is that figure.
   std::size_t receive_buffer_bytes = 8 << 20;
-  // Decoded records waiting for the sink, at most; beyond it new chunks are dropped (counted).
+  // Decoded records waiting for the sink, at most; beyond it the receiving thread waits (and
+  // datagrams wait in the socket's receive buffer) while the sink still takes records.
   std::size_t max_queued_records = 1 << 18;
 };
 
@@ -33,7 +34,7 @@ struct UdpInputStats {
   std::uint64_t datagrams = 0;        // datagrams received from the socket
   std::uint64_t datagram_bytes = 0;   // their payload bytes
   std::uint64_t records = 0;          // records decoded and handed on (submitted or dropped)
-  std::uint64_t records_dropped = 0;  // of those, dropped because the pipeline was saturated
+  std::uint64_t records_dropped = 0;  // of those, dropped because the sink refused them
   // Datagrams the kernel dropped for a full receive buffer (SO_RXQ_OVFL, the socket's
   // counter as of the last datagram received); kernel_drops_supported is false where the
   // platform does not report it.
@@ -42,16 +43,18 @@ struct UdpInputStats {
   std::size_t receive_buffer_bytes = 0;  // as the kernel reports it (getsockopt SO_RCVBUF)
 };
 
-// A datagram protocol over UDP, decoded by a DatagramDecoder. One thread receives in batches
-// (recvmmsg) and decodes into chunks of a few thousand records; a second thread hands the
-// chunks to the sink under the input's name, merging what queued up while the previous
-// submit() ran, so the receiving thread never waits for the sink. UDP cannot push back:
-// while the sink is saturated or refuses (spool full), or when more than max_queued_records
-// wait for it, records are counted with sink.drop() instead, so the socket is never left
-// unread for long.
+// A flow protocol over UDP (NetFlow/IPFIX, sFlow), decoded by a DatagramDecoder. One thread
+// receives in batches (recvmmsg) and decodes into chunks of a few thousand binary records
+// (FlowUpdate: validated at this edge); a second thread hands the chunks to the sink
+// (submit_flows) under the input's name, merging what queued up while the previous call ran
+// (so a sink that syncs to disk per call syncs once for many chunks).
 //
-// The sFlow input uses it; it is the NetFlow input's receive path (ingest/netflow_udp_input)
-// with the decoder behind an interface, so that NetFlow can move onto it too.
+// Where back-pressure lands: the only buffer that may lose records is the socket's receive
+// buffer, where the kernel counts every drop (SO_RXQ_OVFL, kernel_drops). When more than
+// max_queued_records wait for the sink, the receiving thread stops reading until there is
+// room, so the datagrams wait in the kernel instead (in order: NetFlow templates stay ahead
+// of their data). Records are dropped inside the process (counted with sink.drop(), by
+// reason) only when the sink refuses them: the spool is full or stopped by an I/O error.
 class UdpDatagramInput final : public Input {
  public:
   // `decoder` is called from the receiving thread only; the caller may keep a reference to
@@ -72,9 +75,9 @@ class UdpDatagramInput final : public Input {
  private:
   void receive_loop();
   void submit_loop();
-  // Queues `records` for the submitting thread (or drops them when too many wait) and leaves
-  // `records` empty, with capacity, for the next chunk.
-  void hand_over(std::vector<Metric>& records);
+  // Queues `records` for the submitting thread (waiting for room while the sink takes records,
+  // dropping them when it refuses) and leaves `records` empty, with capacity, for the next chunk.
+  void hand_over(std::vector<FlowUpdate>& records);
   void drop(std::size_t count, std::string_view reason);
 
   const UdpInputOptions options_;
@@ -93,10 +96,11 @@ class UdpDatagramInput final : public Input {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<std::vector<Metric>> queue_;   // chunks for the submitter; guarded by queue_mu_
-  std::vector<std::vector<Metric>> spare_;  // emptied chunks to reuse; guarded by queue_mu_
-  std::size_t queued_records_ = 0;          // guarded by queue_mu_
-  bool receiver_done_ = false;              // guarded by queue_mu_
+  std::condition_variable queue_space_;         // the submitter took chunks
+  std::deque<std::vector<FlowUpdate>> queue_;   // chunks for the submitter; guarded by queue_mu_
+  std::vector<std::vector<FlowUpdate>> spare_;  // emptied chunks to reuse; guarded by queue_mu_
+  std::size_t queued_records_ = 0;              // guarded by queue_mu_
+  bool receiver_done_ = false;                  // guarded by queue_mu_
 
   std::thread receiver_;
   std::thread submitter_;

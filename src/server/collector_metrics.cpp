@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "core/thread_guard.hpp"
+#include "server/metric_families.hpp"
 
 namespace flowmetrics::server {
 namespace {
@@ -14,21 +15,6 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-MetricFamily family(std::string name, std::string help, MetricType type) {
-  return MetricFamily{std::move(name), std::move(help), type, {}};
-}
-
-void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-}
 
 MetricFamily labelled(const pipeline::LabelledCounter& counter, std::string name, std::string help,
                       const char* second_label) {
@@ -43,54 +29,6 @@ MetricFamily labelled(const pipeline::LabelledCounter& counter, std::string name
 
 double load(const std::atomic<std::uint64_t>& value) {
   return static_cast<double>(value.load());
-}
-
-void add_netflow(std::vector<MetricFamily>& families, const ingest::NetflowInputStats& stats) {
-  using Field = std::uint64_t netflow::ExporterStats::*;
-  const auto per_exporter = [&](const char* name, const char* help, Field field) {
-    MetricFamily f = family(name, help, MetricType::Counter);
-    for (const netflow::ExporterStats& e : stats.exporters) {
-      add(f, static_cast<double>(e.*field),
-          {{"exporter", e.exporter}, {"domain", std::to_string(e.domain)}, {"version", std::to_string(e.version)}});
-    }
-    families.push_back(std::move(f));
-  };
-  per_exporter("flowmetrics_netflow_packets_total",
-               "Export datagrams decoded, by exporter, source id/domain and NetFlow version.",
-               &netflow::ExporterStats::packets);
-  per_exporter("flowmetrics_netflow_records_total", "Flow records turned into metrics.",
-               &netflow::ExporterStats::records);
-  per_exporter("flowmetrics_netflow_sequence_gaps_total",
-               "Export datagrams (v9) or records (v5, IPFIX) missing from the sequence numbers.",
-               &netflow::ExporterStats::sequence_gaps);
-  per_exporter("flowmetrics_netflow_unknown_templates_total", "Data sets whose template never arrived in time.",
-               &netflow::ExporterStats::unknown_templates);
-  per_exporter("flowmetrics_netflow_dropped_no_template_total", "Flow records dropped for want of their template.",
-               &netflow::ExporterStats::dropped_no_template);
-  per_exporter("flowmetrics_netflow_malformed_total", "Datagrams or sets that failed to decode.",
-               &netflow::ExporterStats::malformed);
-  per_exporter("flowmetrics_netflow_templates_total", "Template records learned, refreshes included.",
-               &netflow::ExporterStats::templates);
-
-  const auto total = [&](const char* name, const char* help, MetricType type, double value) {
-    MetricFamily f = family(name, help, type);
-    add(f, value);
-    families.push_back(std::move(f));
-  };
-  total("flowmetrics_netflow_datagrams_total", "UDP datagrams received by the NetFlow input.", MetricType::Counter,
-        static_cast<double>(stats.datagrams));
-  total("flowmetrics_netflow_received_bytes_total", "UDP payload bytes received by the NetFlow input.",
-        MetricType::Counter, static_cast<double>(stats.datagram_bytes));
-  total("flowmetrics_netflow_pipeline_drops_total", "Decoded flow records dropped while the pipeline was saturated.",
-        MetricType::Counter, static_cast<double>(stats.records_dropped));
-  if (stats.kernel_drops_supported) {
-    total("flowmetrics_netflow_kernel_drops_total",
-          "Datagrams the kernel dropped for a full socket receive buffer (SO_RXQ_OVFL).", MetricType::Counter,
-          static_cast<double>(stats.kernel_drops));
-  }
-  total("flowmetrics_netflow_receive_buffer_bytes",
-        "Socket receive buffer as the kernel reports it (Linux: twice the size granted).", MetricType::Gauge,
-        static_cast<double>(stats.receive_buffer_bytes));
 }
 
 }  // namespace
@@ -197,7 +135,6 @@ std::string CollectorMetrics::render() const {
     add(wait, std::chrono::duration<double>(pool->total_wait_time).count());
     families.push_back(std::move(wait));
   }
-  if (netflow_stats_) add_netflow(families, netflow_stats_());
   MetricFamily escaped =
       family("flowmetrics_escaped_exceptions_total",
              "Exceptions caught by a thread's or the HTTP server's last-resort catch (bugs).", MetricType::Counter);

@@ -8,7 +8,6 @@
 #include <vector>
 
 #include "flowmetrics/pool_stats.hpp"
-#include "ingest/netflow_input_stats.hpp"
 #include "pipeline/pipeline_stats.hpp"
 
 namespace prometheus {
@@ -43,19 +42,15 @@ class CollectorMetrics {
 
   std::string render() const;
 
-  // Adds the NetFlow input's families (per exporter and totals) to every later scrape.
-  // `netflow_stats` must stay callable for as long as render() is called. Call before the
-  // HTTP server starts serving (not synchronised with render()).
-  void set_netflow_stats(std::function<ingest::NetflowInputStats()> netflow_stats) {
-    netflow_stats_ = std::move(netflow_stats);
-  }
-  // The same for the spool's gauges.
+  // Adds the spool's gauges to every later scrape. `spool_state` must stay callable for as
+  // long as render() is called. Call before the HTTP server starts serving (not synchronised
+  // with render()).
   void set_spool_state(std::function<SpoolState()> spool_state) { spool_state_ = std::move(spool_state); }
   // The same for the database link's gauge and counter.
   void set_database_state(std::function<DatabaseState()> database_state) {
     database_state_ = std::move(database_state);
   }
-  // Metrics kept in a prometheus-cpp registry elsewhere (the query API's histograms), added to
+  // Families collected elsewhere (the inputs' counters, the query API's histograms), added to
   // every later scrape. The same: call before the HTTP server starts serving.
   void add_collectable(std::shared_ptr<prometheus::Collectable> collectable) {
     collectables_.push_back(std::move(collectable));
@@ -64,7 +59,6 @@ class CollectorMetrics {
  private:
   const pipeline::PipelineStats& stats_;
   std::function<std::optional<PoolStats>()> pool_stats_;
-  std::function<ingest::NetflowInputStats()> netflow_stats_;  // empty: no NetFlow input
   std::function<SpoolState()> spool_state_;
   std::function<DatabaseState()> database_state_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;

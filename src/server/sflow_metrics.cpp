@@ -6,23 +6,13 @@
 #include <utility>
 #include <vector>
 
+#include "server/metric_families.hpp"
+
 namespace flowmetrics::server {
 namespace {
 
-using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
-
-void add(MetricFamily& f, double value, std::vector<ClientMetric::Label> labels = {}) {
-  ClientMetric m;
-  m.label = std::move(labels);
-  if (f.type == MetricType::Counter) {
-    m.counter.value = value;
-  } else {
-    m.gauge.value = value;
-  }
-  f.metric.push_back(std::move(m));
-}
 
 class SflowMetrics final : public prometheus::Collectable {
  public:
@@ -33,7 +23,7 @@ class SflowMetrics final : public prometheus::Collectable {
     std::vector<MetricFamily> families;
     using Field = std::uint64_t sflow::AgentStats::*;
     const auto per_agent = [&](const char* name, const char* help, Field field) {
-      MetricFamily f{name, help, MetricType::Counter, {}};
+      MetricFamily f = family(name, help, MetricType::Counter);
       for (const sflow::AgentStats& a : stats.agents)
         add(f, static_cast<double>(a.*field), {{"agent", a.agent}, {"sub_agent", std::to_string(a.sub_agent)}});
       families.push_back(std::move(f));
@@ -64,26 +54,7 @@ class SflowMetrics final : public prometheus::Collectable {
     per_agent("flowmetrics_sflow_malformed_total", "Datagrams that failed to decode, in whole or part.",
               &sflow::AgentStats::malformed);
 
-    const auto total = [&](const char* name, const char* help, MetricType type, double value) {
-      MetricFamily f{name, help, type, {}};
-      add(f, value);
-      families.push_back(std::move(f));
-    };
-    const ingest::UdpInputStats& input = stats.input;
-    total("flowmetrics_sflow_datagrams_total", "UDP datagrams received by the sFlow input.", MetricType::Counter,
-          static_cast<double>(input.datagrams));
-    total("flowmetrics_sflow_received_bytes_total", "UDP payload bytes received by the sFlow input.",
-          MetricType::Counter, static_cast<double>(input.datagram_bytes));
-    total("flowmetrics_sflow_pipeline_drops_total", "Decoded records dropped while the pipeline was saturated.",
-          MetricType::Counter, static_cast<double>(input.records_dropped));
-    if (input.kernel_drops_supported) {
-      total("flowmetrics_sflow_kernel_drops_total",
-            "Datagrams the kernel dropped for a full socket receive buffer (SO_RXQ_OVFL).", MetricType::Counter,
-            static_cast<double>(input.kernel_drops));
-    }
-    total("flowmetrics_sflow_receive_buffer_bytes",
-          "Socket receive buffer as the kernel reports it (Linux: twice the size granted).", MetricType::Gauge,
-          static_cast<double>(input.receive_buffer_bytes));
+    add_udp_input_families(families, "sflow", "sFlow", stats.input);
     return families;
   }
 

@@ -183,12 +183,13 @@ TEST_P(NetflowUdpInputTest, DatagramsBecomeMetricsInTheSink) {
     return exporters.size() == 1 && exporters[0].packets == 5;
   }));
   const NetflowInputStats stats = input.stats();
-  EXPECT_EQ(stats.datagrams, 5u);
-  EXPECT_EQ(stats.datagram_bytes, 5u * (24 + 30 * 48));
-  EXPECT_EQ(stats.records, 150u);
-  EXPECT_EQ(stats.records_dropped, 0u);
+  EXPECT_EQ(stats.input.datagrams, 5u);
+  EXPECT_EQ(stats.input.datagram_bytes, 5u * (24 + 30 * 48));
+  EXPECT_EQ(stats.input.records, 150u);
+  EXPECT_EQ(stats.input.records_dropped, 0u);
   // Linux reports twice the size granted; without CAP_NET_ADMIN, net.core.rmem_max caps it.
-  EXPECT_GE(stats.receive_buffer_bytes, ::geteuid() == 0 ? 1u << 20 : std::min<std::size_t>(1u << 20, rmem_max()));
+  EXPECT_GE(stats.input.receive_buffer_bytes,
+            ::geteuid() == 0 ? 1u << 20 : std::min<std::size_t>(1u << 20, rmem_max()));
   ASSERT_EQ(stats.exporters.size(), 1u);
   EXPECT_EQ(stats.exporters[0].exporter, GetParam().starts_with('[') ? "[::1]" : "127.0.0.1");
   EXPECT_EQ(stats.exporters[0].version, 5);
@@ -215,8 +216,8 @@ TEST(NetflowUdpInput, ASaturatedOrFullSinkCountsDrops) {
   sink.full = false;
   send_to(input.bound_address(), v5_datagram(30, 5));
   ASSERT_TRUE(eventually([&] { return sink.taken().size() == 5; }));
-  EXPECT_EQ(input.stats().records, 35u);
-  EXPECT_EQ(input.stats().records_dropped, 30u);
+  EXPECT_EQ(input.stats().input.records, 35u);
+  EXPECT_EQ(input.stats().input.records_dropped, 30u);
 }
 
 TEST(NetflowUdpInput, ASpoolIoErrorCountsDropsAsSpoolError) {
@@ -234,7 +235,7 @@ TEST(NetflowUdpInput, ASpoolIoErrorCountsDropsAsSpoolError) {
   send_to(input.bound_address(), v5_datagram(30, 5));
   ASSERT_TRUE(eventually([&] { return sink.taken().size() == 5; }));
   EXPECT_EQ(sink.dropped.load(), 30u);
-  EXPECT_EQ(input.stats().records_dropped, 30u);
+  EXPECT_EQ(input.stats().input.records_dropped, 30u);
 }
 
 TEST(NetflowUdpInput, StopIsPromptAndHandsOverWhatWasRead) {
@@ -245,7 +246,7 @@ TEST(NetflowUdpInput, StopIsPromptAndHandsOverWhatWasRead) {
   // Read by the input (its records possibly still waiting for their chunk): loopback can hand
   // a datagram to the socket after sendto() returns when softirqs run late on a loaded machine,
   // and one that arrives after the stop was not "sent before" it.
-  ASSERT_TRUE(eventually([&] { return input.stats().datagrams == 1; }));
+  ASSERT_TRUE(eventually([&] { return input.stats().input.datagrams == 1; }));
   const auto start = std::chrono::steady_clock::now();
   input.stop();
   // Bounded by the input's poll timeout, not by traffic: a generous bound, not a speed claim.
@@ -282,7 +283,7 @@ TEST(NetflowUdpInput, MalformedDatagramsAreCountedNotFatal) {
     for (const auto& e : input.stats().exporters) malformed += e.malformed;
     return malformed >= 2;
   }));
-  EXPECT_EQ(input.stats().datagrams, 3u);
+  EXPECT_EQ(input.stats().input.datagrams, 3u);
 }
 
 }  // namespace
