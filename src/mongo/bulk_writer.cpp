@@ -1,17 +1,15 @@
 #include "mongo/bulk_writer.hpp"
 
 #include <algorithm>
-#include <random>
-#include <thread>
 #include <unordered_map>
 
 #include "mongo/documents.hpp"
+#include "mongo/write_attempts.hpp"
 
 namespace flowmetrics::mongo {
 namespace {
 
 using Clock = ConnectionPool::Clock;
-using std::chrono::milliseconds;
 
 struct WriteErrorItem {
   std::uint32_t code = 0;
@@ -343,42 +341,7 @@ template <class Document>
 ChunkResult write_documents(ConnectionPool& pool, const WriteTarget& target, std::span<const Document> documents,
                             Clock::time_point deadline, const WriteStamp* stamp) {
   ChunkWriter<Document> writer(target, documents, stamp);
-  thread_local std::minstd_rand jitter(std::random_device{}());
-  milliseconds backoff(20);
-  std::string last_error;
-  std::size_t quick_rounds = 0;
-  for (std::size_t attempt = 0; !writer.done(); ++attempt) {
-    if (attempt > 0) ++writer.result().retries;
-    std::optional<DriverError> failure;
-    try {
-      Lease lease = pool.acquire(deadline);
-      failure = writer.attempt(lease.client());
-      if (failure && failure->connection_broken) lease.mark_broken();
-    } catch (const Error& e) {
-      // No connection could be had: the pool's wait timed out, the deadline passed, the
-      // agent closed, or the server refused a new connection.
-      const auto code = static_cast<errc>(e.code().value());
-      if (code == errc::agent_closed || code == errc::deadline_exceeded || Clock::now() >= deadline) {
-        writer.fail_pending(code, e.what());
-        break;
-      }
-      failure = DriverError{.code = code, .message = e.what(), .transient = true, .not_sent = true};
-    }
-    if (!failure) {
-      // A key race moved some documents back to pending: try again at once, a few times.
-      if (!writer.done() && ++quick_rounds > 8) failure = DriverError{.message = "repeated duplicate-key races"};
-      if (!failure) continue;
-    }
-    last_error = failure->message;
-    const auto now = Clock::now();
-    const auto pause = backoff + milliseconds(jitter() % (backoff.count() / 2 + 1));
-    if (now + pause >= deadline) {
-      writer.fail_pending(errc::deadline_exceeded, "deadline exceeded while retrying; last error: " + last_error);
-      break;
-    }
-    std::this_thread::sleep_for(pause);
-    backoff = std::min(backoff * 2, milliseconds(2000));
-  }
+  run_write_attempts(pool, writer, deadline);
   return std::move(writer.result());
 }
 

@@ -2,16 +2,15 @@
 
 #include <algorithm>
 #include <optional>
-#include <thread>
 
 #include "mongo/error_translation.hpp"
 #include "mongo/handles.hpp"
+#include "mongo/write_attempts.hpp"
 
 namespace flowmetrics::mongo {
 namespace {
 
 using Clock = ConnectionPool::Clock;
-using std::chrono::milliseconds;
 
 // How many times in a row a document may lose a race (a concurrent insert or update between
 // our read and our write) before its write is given up.
@@ -257,30 +256,7 @@ KeyLockTable& shared_totals_locks() {
 ChunkResult write_totals(ConnectionPool& pool, const TotalsTarget& target, std::span<const TotalsDocument> documents,
                          Clock::time_point deadline, const WriteStamp* stamp) {
   TotalsWriter writer(target, documents, stamp);
-  milliseconds backoff(20);
-  for (std::size_t attempt = 0; !writer.done(); ++attempt) {
-    if (attempt > 0) ++writer.result().retries;
-    std::optional<DriverError> failure;
-    try {
-      Lease lease = pool.acquire(deadline);
-      failure = writer.attempt(lease.client());
-      if (failure && failure->connection_broken) lease.mark_broken();
-    } catch (const Error& e) {
-      const auto code = static_cast<errc>(e.code().value());
-      if (code == errc::agent_closed || code == errc::deadline_exceeded || Clock::now() >= deadline) {
-        writer.fail_pending(code, e.what());
-        break;
-      }
-      failure = DriverError{.code = code, .message = e.what(), .transient = true, .not_sent = true};
-    }
-    if (!failure) continue;
-    if (Clock::now() + backoff >= deadline) {
-      writer.fail_pending(errc::deadline_exceeded, "deadline exceeded while retrying; last error: " + failure->message);
-      break;
-    }
-    std::this_thread::sleep_for(backoff);
-    backoff = std::min(backoff * 2, milliseconds(2000));
-  }
+  run_write_attempts(pool, writer, deadline);
   return std::move(writer.result());
 }
 
