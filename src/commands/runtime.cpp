@@ -173,10 +173,11 @@ std::string Runtime::summary() const {
   return "received " + std::to_string(stats_.received.total()) + ", accepted " +
          std::to_string(stats_.accepted.load()) + ", rejected " + std::to_string(stats_.rejected.total()) +
          ", written " + std::to_string(stats_.written.load()) + ", failed " + std::to_string(stats_.failed.load()) +
-         ", pending " + std::to_string(stats_.records_pending.load()) + " records in " +
-         std::to_string(stats_.keys_pending.load()) + " keys, replayed " + std::to_string(stats_.replayed.load()) +
-         ", dropped " + std::to_string(stats_.dropped.total()) + "; documents created " +
-         std::to_string(stats_.documents_upserted.load()) + ", updated " +
+         ", pending " + std::to_string(stats_.records_pending.load()) +
+         " records (keys: " + std::to_string(stats_.keys_pending.load()) + " aggregating, " +
+         std::to_string(stats_.keys_in_flight.load()) + " being written), replayed " +
+         std::to_string(stats_.replayed.load()) + ", dropped " + std::to_string(stats_.dropped.total()) +
+         "; documents created " + std::to_string(stats_.documents_upserted.load()) + ", updated " +
          std::to_string(stats_.documents_updated.load());
 }
 
