@@ -273,13 +273,13 @@ void PushBack::run(Outage outage, std::uint64_t spool_max_bytes, const std::stri
   // The agent takes input again once the spool drains.
   std::vector<Record> after = next_batch();
   HttpAnswer again;
-  eventually(
+  eventually_while_progressing(
       [&] {
         again = post_records(client, body_of(after), name + "-after");
         if (again.status != 200) std::this_thread::sleep_for(500ms);
         return again.status == 200;
       },
-      180s);
+      [&] { return agent.metric("flowmetrics_records_written_total"); }, 180s);
   EXPECT_EQ(again.status, 200) << "still pushed back after the database returned: " << again.body;
   if (again.status == 200) {
     for (const auto& r : after) http_acknowledged.add(r);

@@ -7,6 +7,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 namespace flowmetrics::testing {
 
@@ -151,14 +152,32 @@ Comparison read_and_compare(const std::string& uri, const std::string& collectio
 }
 
 Comparison wait_for_exact(const std::string& uri, const std::string& collection, const ExpectedTotals& expected,
-                          Merge merge, std::chrono::seconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
+                          Merge merge, std::chrono::seconds stall) {
+  const auto started = std::chrono::steady_clock::now();
+  const auto hang_guard = started + 40min;
+  auto last_change = started;
+  auto interval = std::chrono::milliseconds(500);
   Comparison c;
+  std::tuple<std::int64_t, std::size_t, std::size_t, std::size_t, std::size_t> seen{-2, 0, 0, 0, 0};
   for (;;) {
     c = read_and_compare(uri, collection, expected, merge);
     if (c.exact() || (merge == Merge::aggregate && c.stored_records > expected.records())) return c;
-    if (std::chrono::steady_clock::now() > deadline) return c;
-    std::this_thread::sleep_for(500ms);
+    const auto now = std::chrono::steady_clock::now();
+    const auto state = std::make_tuple(c.stored_records, c.documents, c.missing, c.extra, c.wrong);
+    if (state != seen) {
+      seen = state;
+      last_change = now;
+    }
+    if (now - last_change > stall || now > hang_guard) {
+      c.problems = "no change for " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - last_change).count()) +
+                   " s after " +
+                   std::to_string(std::chrono::duration_cast<std::chrono::seconds>(now - started).count()) +
+                   " s of waiting\n" + c.problems;
+      return c;
+    }
+    std::this_thread::sleep_for(interval);
+    interval = std::min(interval * 3 / 2, std::chrono::milliseconds(5000));
   }
 }
 

@@ -88,13 +88,19 @@ Comparison compare(const std::map<std::string, StoredMetric>& stored, const Expe
 // Reads the collection; a failed read (the database is down) counts everything as missing.
 Comparison read_and_compare(const std::string& uri, const std::string& collection, const ExpectedTotals& expected,
                             Merge merge);
-// Polls the collection every 500 ms until it equals the expectation, holds more records than
-// expected (aggregate: no point waiting), or `timeout` passes; returns the last comparison.
+// Polls the collection until it equals the expectation, holds more records than expected
+// (aggregate: no point waiting), or it has not changed for `stall` (no document written,
+// corrected or added); returns the last comparison. A deadline on progress, not on speed:
+// FerretDB's updates, one SQLite transaction each, run ten to twenty times slower on a
+// machine loaded with other suites (measured: about 1,400 updates a minute at load 15), and a
+// test that checks exactness must not fail because the machine is slow. The polls start
+// 500 ms apart and back off to 5 s, so that reading the collection does not take FerretDB's
+// time from the writes; a hang guard of 40 minutes caps the whole wait.
 Comparison wait_for_exact(const std::string& uri, const std::string& collection, const ExpectedTotals& expected,
-                          Merge merge, std::chrono::seconds timeout);
+                          Merge merge, std::chrono::seconds stall);
 
 // SIGTERM, then waits up to `timeout` for the agent to exit; its exit code, -1 if it had to be
-// killed.
+// killed. Called once the collection is exact, the drain has nothing left to write.
 int stop_agent(CollectorProcess& agent, std::chrono::seconds timeout = std::chrono::seconds(300));
 // SIGKILL, and waits for the process to end.
 void kill_agent(CollectorProcess& agent);

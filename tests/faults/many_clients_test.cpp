@@ -104,7 +104,8 @@ TEST_F(FaultTest, TwoHundredConnectionsAtOnceKeepTheAgentServingAndTheCountersAd
   EXPECT_EQ(received, accepted + rejected);
   EXPECT_EQ(rejected, invalid);
   EXPECT_EQ(accepted, static_cast<double>(expected.records()));
-  EXPECT_TRUE(eventually([&] { return agent.metric("flowmetrics_records_written_total") == accepted; }, 180s))
+  const auto written = [&] { return agent.metric("flowmetrics_records_written_total"); };
+  EXPECT_TRUE(eventually_while_progressing([&] { return written() == accepted; }, written, 180s))
       << "written " << agent.metric("flowmetrics_records_written_total") << " of " << accepted;
   const double write_seconds = std::chrono::duration<double>(Clock::now() - load_start).count();
   load_done = true;  // /healthz was asked throughout, until the last write

@@ -64,4 +64,26 @@ bool eventually(Condition condition, std::chrono::milliseconds timeout = std::ch
   return true;
 }
 
+// Polls `condition` until it holds, or until `progress()` (a counter the work advances, such
+// as the collector's written records) has not changed for `stall`; returns the condition's
+// last value. For waits on the database's writes, whose speed depends on how loaded the
+// machine is: the test fails on a stall, never on slowness. A hang guard of 40 minutes caps
+// the whole wait.
+template <typename Condition, typename Progress>
+bool eventually_while_progressing(Condition condition, Progress progress, std::chrono::milliseconds stall) {
+  const auto hang_guard = std::chrono::steady_clock::now() + std::chrono::minutes(40);
+  auto seen = progress();
+  auto last_change = std::chrono::steady_clock::now();
+  while (!condition()) {
+    const auto now = std::chrono::steady_clock::now();
+    if (const auto current = progress(); current != seen) {
+      seen = current;
+      last_change = now;
+    }
+    if (now - last_change > stall || now > hang_guard) return condition();
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
+}
+
 }  // namespace flowmetrics::testing
