@@ -197,7 +197,7 @@ class MetricsAgent::Impl {
     // Buckets older than a totals tier's horizon are not written: their shards are dropped, or
     // about to be, and no query reads them. The horizon is stored, and raised here first, so
     // that no query ever counts on a bucket this write leaves out (see raise_horizon).
-    const mongo::TotalsHorizon horizon = horizon_for(written, deadline);
+    const mongo::TotalsHorizon horizon = horizon_for(written);
     const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written, horizon);
     auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
       result.documents += chunk.outcomes.size();
@@ -459,8 +459,14 @@ class MetricsAgent::Impl {
       const bool totals = std::find(tiers.begin(), tiers.end(), QueryTier::minute_totals) != tiers.end() ||
                           std::find(tiers.begin(), tiers.end(), QueryTier::hour_totals) != tiers.end();
       if (last || !totals) return result;
-      mongo::Lease lease = pool_.acquire(deadline);
-      if (read_horizon(lease.client().get()) == used) return result;
+      bool held = false;
+      try {
+        mongo::Lease lease = pool_.acquire(deadline);
+        held = read_horizon(lease.client().get()) == used;
+      } catch (const Error&) {
+        // Not known to have held: run again (the last attempt needs no horizon).
+      }
+      if (held) return result;
     }
   }
 
@@ -496,8 +502,13 @@ class MetricsAgent::Impl {
       }
       if (without_totals) return source;
       // The totals tiers hold every bucket from their stored horizon on, whatever retention
-      // this process is configured with (the writers set the horizon).
-      used = read_horizon(lease.client().get());
+      // this process is configured with (the writers set the horizon). Unreadable now: no
+      // totals tier, which is exact, only slower (the reads that follow retry until the deadline).
+      try {
+        used = read_horizon(lease.client().get());
+      } catch (const Error&) {
+        return source;
+      }
       source.coverage.minute_totals = coverage(used.minute);
       source.coverage.hour_totals = coverage(used.hour);
     }
@@ -513,7 +524,7 @@ class MetricsAgent::Impl {
   // old flows, or the quick start's 2024 workload, keeps its last R of minute totals, and live
   // traffic keeps the last R as before. Readers use the stored horizons, never their own
   // retention: what a tier holds does not depend on how the reading process is configured.
-  mongo::TotalsHorizon horizon_for(std::span<const KeyedAggregate> written, Clock::time_point deadline) {
+  mongo::TotalsHorizon horizon_for(std::span<const KeyedAggregate> written) {
     const RollupOptions& r = resolved_.options.rollups;
     StoredHorizon known{known_minute_horizon_.load(), known_hour_horizon_.load()};
     if (r.minute_totals_retention || r.hour_totals_retention) {
@@ -528,7 +539,7 @@ class MetricsAgent::Impl {
       if (r.hour_totals_retention) wanted.hour = shard_start(mongo::TotalsTier::hour, *r.hour_totals_retention);
       if (wanted.minute > known.minute || wanted.hour > known.hour) {
         try {
-          known = raise_horizon(wanted, deadline);
+          known = raise_horizon(wanted);
         } catch (const Error&) {
           // Not raised: the buckets past the old horizon are written anyway, which is harmless
           // (no query reads them once the horizon passes them, and an expiry drops them again).
@@ -540,8 +551,12 @@ class MetricsAgent::Impl {
 
   // $max of the stored horizons with `wanted`, then reads them back. Stored before any bucket
   // below them is left out of a write, so a query planned later never counts on such a bucket.
-  StoredHorizon raise_horizon(const StoredHorizon& wanted, Clock::time_point deadline) {
-    mongo::Lease lease = pool_.acquire(deadline);
+  // A connection that is free now, or none (Error): the totals write that follows must keep its
+  // deadline, and not raising the horizon is harmless (horizon_for).
+  StoredHorizon raise_horizon(const StoredHorizon& wanted) {
+    std::optional<mongo::Lease> leased = pool_.try_acquire();
+    if (!leased) throw Error(errc::pool_wait_timeout, "no free connection to raise the rollup horizon");
+    mongo::Lease& lease = *leased;
     mongoc_client_t* client = lease.client().get();
     mongo::CollectionPtr state(
         mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
