@@ -683,6 +683,25 @@ TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
     EXPECT_EQ(kept.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute_totals}));
     expect_near(kept.total, exact_total(query.range), "total of the kept minutes");
   }
+  // Current data in the same collection moves the minute horizon to the hour before now's: the
+  // old minutes are past the retention now, dropped, and read from the minute collection.
+  const std::int64_t now = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  agent.batch_upsert_metrics(std::vector<Metric>{
+      Metric{"10.0.0.9", "10.0.0.8", 1, 2, "TCP", system_clock::time_point(milliseconds(now)), 1.0, 1, 5000, 1}});
+  agent.expire_rollups();
+  minute_shards = 0;
+  for (const std::string& name : list_collections(uri)) {
+    if (name.starts_with(collection + "_totals_1m_")) ++minute_shards;
+  }
+  EXPECT_EQ(minute_shards, 6u);  // now's hour
+  for (MetricsAgent* a : {&agent, &reader}) {
+    TopQuery query;
+    query.dimensions = {parse_dimension("source_ip")};
+    query.range = {kT0 + 67 * kMinute, kT0 + 3 * kHour};
+    const TopResult r = a->top(query);
+    EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute}));
+    expect_near(r.total, exact_total(query.range), "total after current data");
+  }
 }
 
 // Rollups turned on over a collection that already holds documents: the buckets of the hours
