@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   options.merge_policy = MergePolicy::aggregate;
   options.rollups.enabled = rollups;
   options.rollups.five_tuple_hours = five_tuple_hours;
-  options.rollups.minute_totals_retention.reset();  // the data is generated in the past
+  options.rollups.minute_totals_retention.reset();  // every minute kept, however long the run
   options.operation_timeout = std::chrono::minutes(10);
   options.pool.min_size = 1;
   MetricsAgent agent(uri, "flowmetrics_bench", collection, options);

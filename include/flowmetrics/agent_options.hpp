@@ -34,11 +34,13 @@ struct RollupOptions {
   // kept except on FerretDB v1, where each of its per-minute updates reads the whole tier
   // (docs/rollups.md, "The embedded default"); there filtered queries read the minute collection.
   std::optional<bool> five_tuple_hours;
-  // How long each tier keeps a bucket (unset: forever). The five-tuple hour tier: a TTL index
-  // on MongoDB, created by create_metrics_indexes(); FerretDB has no TTL, so expire_rollups()
-  // deletes. The totals tiers: expire_rollups() drops the shards past their retention (on every
+  // How long each tier keeps a bucket (unset: forever). The five-tuple hour tier: by the clock,
+  // a TTL index on MongoDB, created by create_metrics_indexes(); FerretDB has no TTL, so
+  // expire_rollups() deletes. The totals tiers: counted back from the newest data written
+  // (capped at now), not from the clock, so historical data keeps its last stretch; a write
+  // raises the tier's stored horizon and expire_rollups() drops the shards before it (on every
   // server). The collector calls it periodically. A query uses a tier only for buckets it still
-  // keeps.
+  // keeps, by the stored horizon, whatever this process's own retention (docs/rollups.md).
   std::optional<std::chrono::seconds> hour_retention;
   std::optional<std::chrono::seconds> minute_totals_retention = std::chrono::hours(48);
   std::optional<std::chrono::seconds> hour_totals_retention;

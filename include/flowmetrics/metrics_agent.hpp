@@ -76,7 +76,8 @@ class MetricsAgent {
   UpsertResult upsert_rollups(std::span<const KeyedAggregate> written,
                               std::optional<std::chrono::milliseconds> timeout = {}, const WriteStamp* stamp = nullptr);
 
-  // Drops the totals shards past their tier's retention and, where the server has no TTL
+  // Drops the totals shards before their tier's stored horizon (the retention counted back from
+  // the newest data written: docs/rollups.md, "Retention") and, where the server has no TTL
   // indexes (FerretDB), deletes the five-tuple hour documents past theirs. upsert_rollups()
   // calls it at most every ten minutes. Returns the documents deleted plus the shards dropped.
   std::size_t expire_rollups();

@@ -194,14 +194,10 @@ class MetricsAgent::Impl {
     UpsertResult result;
     result.input = written.size();
     if (!rollups_active() || written.empty()) return result;
-    // Buckets within ten minutes of their expiry are not written either: a concurrent
-    // expire_rollups() may be dropping their shard (it drops shards whose last bucket is past
-    // the retention), and queries do not read them.
-    const RollupOptions& r = resolved_.options.rollups;
-    mongo::TotalsHorizon horizon;
-    const std::int64_t now = now_ms();
-    if (r.minute_totals_retention) horizon.minute = now - r.minute_totals_retention->count() * 1000 + kExpiryMarginMs;
-    if (r.hour_totals_retention) horizon.hour = now - r.hour_totals_retention->count() * 1000 + kExpiryMarginMs;
+    // Buckets older than a totals tier's horizon are not written: their shards are dropped, or
+    // about to be, and no query reads them. The horizon is stored, and raised here first, so
+    // that no query ever counts on a bucket this write leaves out (see raise_horizon).
+    const mongo::TotalsHorizon horizon = horizon_for(written);
     const mongo::RollupBatch batch = mongo::build_rollups(target_.collection, written, horizon);
     auto account_chunk = [&](const mongo::ChunkResult& chunk, std::size_t offset) {
       result.documents += chunk.outcomes.size();
@@ -256,21 +252,21 @@ class MetricsAgent::Impl {
         deleted += static_cast<std::size_t>(bson_iter_as_int64(&it));
       }
     }
-    const std::pair<mongo::TotalsTier, std::optional<std::chrono::seconds>> tiers[] = {
-        {mongo::TotalsTier::minute, r.minute_totals_retention}, {mongo::TotalsTier::hour, r.hour_totals_retention}};
-    if (std::none_of(std::begin(tiers), std::end(tiers), [](const auto& t) { return t.second.has_value(); })) {
-      return deleted;
-    }
+    // The totals tiers: the shards wholly older than the stored horizon (raise_horizon), whoever
+    // raised it; no query reads them any more.
+    const StoredHorizon stored = read_horizon(client);
+    const std::pair<mongo::TotalsTier, std::int64_t> tiers[] = {{mongo::TotalsTier::minute, stored.minute},
+                                                                {mongo::TotalsTier::hour, stored.hour}};
+    if (stored.minute == mongo::TierCoverage::kNone && stored.hour == mongo::TierCoverage::kNone) return deleted;
     mongo::DatabasePtr database(mongoc_client_get_database(client, target_.database.c_str()));
     bson_error_t error;
     const mongo::StringListPtr names(mongoc_database_get_collection_names_with_opts(database.get(), nullptr, &error));
     if (!names) fail(error, "list collections");
     std::vector<std::string> expired;
     for (char** name = names.get(); *name != nullptr; ++name) {
-      for (const auto& [tier, retention] : tiers) {
+      for (const auto& [tier, horizon] : tiers) {
         const auto shard = mongo::totals_shard_of(target_.collection, tier, *name);
-        // A shard goes once its last bucket is past the retention.
-        if (retention && shard && *shard + mongo::totals_shard_width(tier) <= now - retention->count() * 1000) {
+        if (shard && *shard + mongo::totals_shard_width(tier) <= horizon) {
           expired.emplace_back(*name);
         }
       }
@@ -287,12 +283,14 @@ class MetricsAgent::Impl {
 
   TopResult top(const TopQuery& query, std::optional<milliseconds> timeout) {
     check_open();
-    return mongo::run_top(query_source(deadline_after(timeout)), query);
+    return answer(deadline_after(timeout),
+                  [&](const mongo::QuerySource& source) { return mongo::run_top(source, query); });
   }
 
   SeriesResult series(const SeriesQuery& query, std::optional<milliseconds> timeout) {
     check_open();
-    return mongo::run_series(query_source(deadline_after(timeout)), query);
+    return answer(deadline_after(timeout),
+                  [&](const mongo::QuerySource& source) { return mongo::run_series(source, query); });
   }
 
   bool ping(std::optional<milliseconds> timeout) noexcept {
@@ -355,6 +353,12 @@ class MetricsAgent::Impl {
   // on, and those wholly before the hour of the oldest document, are complete. Queries never use
   // a rollup tier for other buckets.
   std::string state_collection() const { return target_.collection + "_rollups"; }
+
+  struct StoredHorizon {
+    std::int64_t minute = mongo::TierCoverage::kNone;
+    std::int64_t hour = mongo::TierCoverage::kNone;
+    bool operator==(const StoredHorizon&) const = default;
+  };
 
   struct RollupStart {
     std::int64_t since = 0;
@@ -439,7 +443,34 @@ class MetricsAgent::Impl {
     return start;
   }
 
-  mongo::QuerySource query_source(Clock::time_point deadline) {
+  // Runs a query planned on the stored totals horizons, and checks afterwards that they did not
+  // move meanwhile: a horizon raised while the query read may have let an expiry drop a shard
+  // it counted on (or a lagging writer recreate one in part). Then the query runs again on the
+  // new horizons; the last attempt reads no totals tier at all. Horizons move once an hour (the
+  // minute totals) or once a day (the hour totals) under live traffic, so a rerun is rare.
+  template <class Run>
+  auto answer(Clock::time_point deadline, const Run& run) -> decltype(run(std::declval<mongo::QuerySource>())) {
+    for (int attempt = 1;; ++attempt) {
+      const bool last = attempt == kQueryAttempts;
+      StoredHorizon used;
+      const mongo::QuerySource source = query_source(deadline, last, used);
+      auto result = run(source);
+      const auto& tiers = result.stats.tiers;
+      const bool totals = std::find(tiers.begin(), tiers.end(), QueryTier::minute_totals) != tiers.end() ||
+                          std::find(tiers.begin(), tiers.end(), QueryTier::hour_totals) != tiers.end();
+      if (last || !totals) return result;
+      bool held = false;
+      try {
+        mongo::Lease lease = pool_.acquire(deadline);
+        held = read_horizon(lease.client().get()) == used;
+      } catch (const Error&) {
+        // Not known to have held: run again (the last attempt needs no horizon).
+      }
+      if (held) return result;
+    }
+  }
+
+  mongo::QuerySource query_source(Clock::time_point deadline, bool without_totals, StoredHorizon& used) {
     mongo::QuerySource source;
     source.pool = &pool_;
     source.database = target_.database;
@@ -447,27 +478,132 @@ class MetricsAgent::Impl {
     source.deadline = deadline;
     source.now_ms = now_ms();
     if (rollups_active()) {
+      mongo::Lease lease = pool_.acquire(deadline);
       if (rollup_since_.load() == kUnknown) {
-        mongo::Lease lease = pool_.acquire(deadline);
         // Unset: no agent with rollups has written yet, so no tier holds anything: use none.
         if (auto start = read_since(lease.client().get())) remember(*start);
       }
       const std::int64_t since = rollup_since_.load();
       if (since == kUnknown) return source;
-      const RollupOptions& r = resolved_.options.rollups;
-      // A bucket within ten minutes of its expiry may be deleted while we read: not used.
-      auto coverage = [&](std::optional<std::chrono::seconds> retention) {
+      auto coverage = [&](std::int64_t horizon) {
         mongo::TierCoverage c;
         c.from = since;
         c.before = rollup_before_.load();
-        if (retention) c.horizon = source.now_ms - retention->count() * 1000 + kExpiryMarginMs;
+        c.horizon = horizon;
         return c;
       };
-      if (five_tuple_hours_active()) source.coverage.hour = coverage(r.hour_retention);
-      source.coverage.minute_totals = coverage(r.minute_totals_retention);
-      source.coverage.hour_totals = coverage(r.hour_totals_retention);
+      // The five-tuple hour tier expires by the clock (a TTL index on MongoDB): a bucket within
+      // ten minutes of its expiry may be deleted while we read, so it is not used.
+      const RollupOptions& r = resolved_.options.rollups;
+      if (five_tuple_hours_active()) {
+        source.coverage.hour =
+            coverage(r.hour_retention ? source.now_ms - r.hour_retention->count() * 1000 + kExpiryMarginMs
+                                      : mongo::TierCoverage::kNone);
+      }
+      if (without_totals) return source;
+      // The totals tiers hold every bucket from their stored horizon on, whatever retention
+      // this process is configured with (the writers set the horizon). Unreadable now: no
+      // totals tier, which is exact, only slower (the reads that follow retry until the deadline).
+      try {
+        used = read_horizon(lease.client().get());
+      } catch (const Error&) {
+        return source;
+      }
+      source.coverage.minute_totals = coverage(used.minute);
+      source.coverage.hour_totals = coverage(used.hour);
     }
     return source;
+  }
+
+  // The totals tiers' horizons: {_id: "horizon-3", minute: <date>, hour: <date>} in
+  // "<collection>_rollups", each the first bucket its tier still holds (a shard start), absent
+  // while the tier keeps everything. They only grow, and they are relative to the newest data
+  // the tiers were written with, not to the clock: a writer with a retention R raises a tier's
+  // horizon to the start of the shard holding (newest bucket written - R), the newest bucket
+  // capped at now (a record stamped in the future must not expire the present). So a replay of
+  // old flows, or the quick start's 2024 workload, keeps its last R of minute totals, and live
+  // traffic keeps the last R as before. Readers use the stored horizons, never their own
+  // retention: what a tier holds does not depend on how the reading process is configured.
+  mongo::TotalsHorizon horizon_for(std::span<const KeyedAggregate> written) {
+    const RollupOptions& r = resolved_.options.rollups;
+    StoredHorizon known{known_minute_horizon_.load(), known_hour_horizon_.load()};
+    if (r.minute_totals_retention || r.hour_totals_retention) {
+      std::int64_t newest = std::numeric_limits<std::int64_t>::min();
+      for (const KeyedAggregate& item : written) newest = std::max(newest, item.key.timestamp_ms);
+      newest = std::min(newest, now_ms());
+      StoredHorizon wanted;
+      auto shard_start = [&](mongo::TotalsTier tier, std::chrono::seconds retention) {
+        return mongo::floor_to(newest - retention.count() * 1000, mongo::totals_shard_width(tier));
+      };
+      if (r.minute_totals_retention) wanted.minute = shard_start(mongo::TotalsTier::minute, *r.minute_totals_retention);
+      if (r.hour_totals_retention) wanted.hour = shard_start(mongo::TotalsTier::hour, *r.hour_totals_retention);
+      if (wanted.minute > known.minute || wanted.hour > known.hour) {
+        try {
+          known = raise_horizon(wanted);
+        } catch (const Error&) {
+          // Not raised: the buckets past the old horizon are written anyway, which is harmless
+          // (no query reads them once the horizon passes them, and an expiry drops them again).
+        }
+      }
+    }
+    return mongo::TotalsHorizon{known.minute, known.hour};
+  }
+
+  // $max of the stored horizons with `wanted`, then reads them back. Stored before any bucket
+  // below them is left out of a write, so a query planned later never counts on such a bucket.
+  // A connection that is free now, or none (Error): the totals write that follows must keep its
+  // deadline, and not raising the horizon is harmless (horizon_for).
+  StoredHorizon raise_horizon(const StoredHorizon& wanted) {
+    std::optional<mongo::Lease> leased = pool_.try_acquire();
+    if (!leased) throw Error(errc::pool_wait_timeout, "no free connection to raise the rollup horizon");
+    mongo::Lease& lease = *leased;
+    mongoc_client_t* client = lease.client().get();
+    mongo::CollectionPtr state(
+        mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
+    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8(kHorizonId)));
+    mongo::BsonPtr update = mongo::make_bson();
+    bson_t max;
+    BSON_APPEND_DOCUMENT_BEGIN(update.get(), "$max", &max);
+    if (wanted.minute != mongo::TierCoverage::kNone) BSON_APPEND_DATE_TIME(&max, "minute", wanted.minute);
+    if (wanted.hour != mongo::TierCoverage::kNone) BSON_APPEND_DATE_TIME(&max, "hour", wanted.hour);
+    bson_append_document_end(update.get(), &max);
+    mongo::BsonPtr opts(BCON_NEW("upsert", BCON_BOOL(true)));
+    bson_error_t error;
+    if (!mongoc_collection_update_one(state.get(), filter.get(), update.get(), opts.get(), nullptr, &error)) {
+      const mongo::DriverError translated = mongo::translate(error, "raise the rollup horizon");
+      if (translated.connection_broken) lease.mark_broken();
+      mongo::throw_error(translated);
+    }
+    return read_horizon(client);
+  }
+
+  // Reads the stored horizons by exact _id, and remembers them (they only grow).
+  StoredHorizon read_horizon(mongoc_client_t* client) {
+    mongo::CollectionPtr state(
+        mongoc_client_get_collection(client, target_.database.c_str(), state_collection().c_str()));
+    mongo::BsonPtr filter(BCON_NEW("_id", BCON_UTF8(kHorizonId)));
+    mongo::BsonPtr one(BCON_NEW("limit", BCON_INT64(1)));
+    mongo::CursorPtr cursor(mongoc_collection_find_with_opts(state.get(), filter.get(), one.get(), nullptr));
+    const bson_t* doc = nullptr;
+    StoredHorizon stored;
+    if (mongoc_cursor_next(cursor.get(), &doc)) {
+      bson_iter_t it;
+      if (bson_iter_init_find(&it, doc, "minute") && BSON_ITER_HOLDS_DATE_TIME(&it)) {
+        stored.minute = bson_iter_date_time(&it);
+      }
+      if (bson_iter_init_find(&it, doc, "hour") && BSON_ITER_HOLDS_DATE_TIME(&it))
+        stored.hour = bson_iter_date_time(&it);
+    }
+    bson_error_t error;
+    if (mongoc_cursor_error(cursor.get(), &error)) mongo::throw_error(mongo::translate(error, "read rollup horizon"));
+    auto grow = [](std::atomic<std::int64_t>& known, std::int64_t value) {
+      std::int64_t old = known.load();
+      while (value > old && !known.compare_exchange_weak(old, value)) {
+      }
+    };
+    grow(known_minute_horizon_, stored.minute);
+    grow(known_hour_horizon_, stored.hour);
+    return stored;
   }
 
   void maybe_expire() {
@@ -499,11 +635,15 @@ class MetricsAgent::Impl {
                                       .outcome_unknown = outcome.outcome_unknown});
   }
 
-  // Not "since": that record was written for the earlier layout of the totals tiers (one
-  // collection per tier, one field per value), whose documents this version does not read, so
-  // its rollups begin anew.
-  static constexpr const char* kSinceId = "since-2";
-  // Buckets this close to their expiry are neither written nor read (see upsert_rollups).
+  // Not "since" nor "since-2": "since" was written for the earlier layout of the totals tiers
+  // (one collection per tier, one field per value), whose documents this version does not read;
+  // under "since-2" writers left out the buckets older than their own clock-relative retention
+  // without recording it anywhere, so a reader cannot tell which buckets those tiers hold. With
+  // either, the rollups begin anew.
+  static constexpr const char* kSinceId = "since-3";
+  static constexpr const char* kHorizonId = "horizon-3";
+  static constexpr int kQueryAttempts = 3;
+  // Five-tuple hour buckets this close to their expiry are not read (see query_source).
   static constexpr std::int64_t kExpiryMarginMs = 600'000;
   static constexpr std::int64_t kUnknown = std::numeric_limits<std::int64_t>::min();
   static constexpr std::int64_t kBeginning = -62'135'596'800'000;  // 0001-01-01
@@ -516,6 +656,9 @@ class MetricsAgent::Impl {
   std::atomic<std::int64_t> rollup_since_{kUnknown};
   std::atomic<std::int64_t> rollup_before_{mongo::TierCoverage::kNone};  // stored before rollup_since_
   std::atomic<std::int64_t> last_expire_ms_{0};
+  // The stored totals horizons as last read (lower bounds of the stored ones).
+  std::atomic<std::int64_t> known_minute_horizon_{mongo::TierCoverage::kNone};
+  std::atomic<std::int64_t> known_hour_horizon_{mongo::TierCoverage::kNone};
   mongo::ConnectionPool pool_;
   mongo::ServerProfile server_;
   mongo::KeyLockTable update_locks_;

@@ -628,8 +628,11 @@ TEST(RollupExactlyOnceTest, ConcurrentStreamsSharingTotalsDocumentsLoseNothing) 
   }
 }
 
-// Totals shards past their retention are dropped whole; the queries then read those buckets
-// from the minute collection, with the same answers.
+// Totals shards past their tier's horizon are dropped whole; the queries then read those
+// buckets from the minute collection, with the same answers. The horizon is relative to the
+// newest data written (capped at now), not to the clock: data from hours ago keeps its last
+// hour of minute totals. And it is stored: a reader configured with another retention (or with
+// none) reads exactly the buckets the tiers hold.
 TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
   const std::string uri = test_uri();
   const std::string collection = unique_collection("rollup_expiry");
@@ -639,13 +642,13 @@ TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
   options.rollups.minute_totals_retention = std::chrono::hours(1);
   options.rollups.hour_totals_retention = std::chrono::hours(24 * 365 * 100);
   MetricsAgent agent(uri, kTestDatabase, collection, options);
-  const std::vector<Record> records = generate(11, 200);
+  const std::vector<Record> records = generate(11, 200);  // kT0 .. kT0 + 3 h, hours before now
   std::vector<Metric> metrics;
   for (const Record& r : records) metrics.push_back(to_metric(r));
   agent.batch_upsert_metrics(metrics);
-  // kT0 lies more than an hour in the past: no minute shard is kept (buckets past the retention
-  // are not even written, and upsert_rollups expires every ten minutes), the day's hour shards
-  // stay.
+  // The newest record lies in kT0 + 2 h .. kT0 + 3 h, so the minute horizon is kT0 + 1 h (the
+  // start of the hour shard holding newest - 1 h): the shards of hours kT0 + 1 h and kT0 + 2 h
+  // stay, kT0's goes; the day's hour shards stay.
   agent.expire_rollups();
   EXPECT_EQ(agent.expire_rollups(), 0u);
   std::size_t minute_shards = 0, hour_shards = 0;
@@ -653,18 +656,52 @@ TEST(RollupRetentionTest, ExpiredShardsAreDroppedAndQueriesStayExact) {
     if (name.starts_with(collection + "_totals_1m_")) ++minute_shards;
     if (name.starts_with(collection + "_totals_1h_")) ++hour_shards;
   }
-  EXPECT_EQ(minute_shards, 0u);
+  EXPECT_EQ(minute_shards, 2u * 6u);  // 6 dimensions
   EXPECT_EQ(hour_shards, 6u);
-  TopQuery query;
-  query.dimensions = {parse_dimension("dest_port")};
-  query.range = {kT0 + 7 * kMinute, kT0 + 2 * kHour};
-  const TopResult r = agent.top(query);
-  EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute}));
-  double total = 0;
-  for (const Record& rec : records) {
-    if (rec.ts >= query.range.from_ms && rec.ts < query.range.to_ms) total += static_cast<double>(rec.bytes);
+  auto exact_total = [&](const TimeRange& range) {
+    double total = 0;
+    for (const Record& rec : records) {
+      if (rec.ts >= range.from_ms && rec.ts < range.to_ms) total += static_cast<double>(rec.bytes);
+    }
+    return total;
+  };
+  AgentOptions keeps_all = options;
+  keeps_all.rollups.minute_totals_retention.reset();
+  AgentOptions keeps_a_minute = options;
+  keeps_a_minute.rollups.minute_totals_retention = std::chrono::minutes(1);
+  MetricsAgent reader(uri, kTestDatabase, collection, keeps_all);
+  MetricsAgent short_reader(uri, kTestDatabase, collection, keeps_a_minute);
+  for (MetricsAgent* a : {&agent, &reader, &short_reader}) {
+    TopQuery query;
+    query.dimensions = {parse_dimension("dest_port")};
+    query.range = {kT0 + 7 * kMinute, kT0 + 2 * kHour};  // expired minutes, then a whole hour
+    const TopResult r = a->top(query);
+    EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute}));
+    expect_near(r.total, exact_total(query.range), "total after expiry");
+    query.range = {kT0 + 67 * kMinute, kT0 + 3 * kHour};  // kept minutes, then a whole hour
+    const TopResult kept = a->top(query);
+    EXPECT_EQ(kept.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute_totals}));
+    expect_near(kept.total, exact_total(query.range), "total of the kept minutes");
   }
-  expect_near(r.total, total, "total after expiry");
+  // Current data in the same collection moves the minute horizon to the hour before now's: the
+  // old minutes are past the retention now, dropped, and read from the minute collection.
+  const std::int64_t now = std::chrono::duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+  agent.batch_upsert_metrics(std::vector<Metric>{
+      Metric{"10.0.0.9", "10.0.0.8", 1, 2, "TCP", system_clock::time_point(milliseconds(now)), 1.0, 1, 5000, 1}});
+  agent.expire_rollups();
+  minute_shards = 0;
+  for (const std::string& name : list_collections(uri)) {
+    if (name.starts_with(collection + "_totals_1m_")) ++minute_shards;
+  }
+  EXPECT_EQ(minute_shards, 6u);  // now's hour
+  for (MetricsAgent* a : {&agent, &reader}) {
+    TopQuery query;
+    query.dimensions = {parse_dimension("source_ip")};
+    query.range = {kT0 + 67 * kMinute, kT0 + 3 * kHour};
+    const TopResult r = a->top(query);
+    EXPECT_EQ(r.stats.tiers, (std::vector<QueryTier>{QueryTier::hour_totals, QueryTier::minute}));
+    expect_near(r.total, exact_total(query.range), "total after current data");
+  }
 }
 
 // Rollups turned on over a collection that already holds documents: the buckets of the hours
