@@ -24,6 +24,9 @@ if [ -n "${MONGODB_URI:-}" ]; then
 fi
 state="$root/.tools/quickstart-db"
 "$root/scripts/ferretdb.sh" stop "$state"
+# Each run starts from an empty database and spool, so that a second run prints the same
+# table rather than twice the sums.
+rm -rf "$state/data" "$root/.tools/quickstart-spool"
 uri=$("$root/scripts/ferretdb.sh" start "$state")
 trap '"$root/scripts/ferretdb.sh" stop "$state"' EXIT
 echo "quickstart: embedded FerretDB at $uri (data in .tools/quickstart-db/data)"
