@@ -181,11 +181,19 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
 
 Admission Pipeline::append_owned(std::shared_ptr<spool::RecordBatch> batch, std::string_view input,
                                  std::size_t received, std::vector<FlowUpdate>& updates) {
-  // A refused batch is not in the spool (nor handed to the consumer: under `batch`, a frame
-  // whose fsync failed never is), so its records can go back to the caller to try again.
+  // A refused batch is not handed to the consumer (under `batch`, a frame whose fsync failed
+  // never is), so its records go back to the caller to try again. The spool may still hold
+  // the batch (its memo of a frame written but not synced, dropped when the spool resumes,
+  // which counts its records then): those records are copied back, not taken from it.
   const std::shared_ptr<spool::RecordBatch> kept = batch;
   const Admission admission = append(std::move(batch), input, received, {}, nullptr);
-  if (admission == Admission::full || admission == Admission::io_error) updates = std::move(kept->records);
+  if (admission == Admission::full || admission == Admission::io_error) {
+    if (kept.use_count() == 1) {
+      updates = std::move(kept->records);
+    } else {
+      updates = kept->records;
+    }
+  }
   return admission;
 }
 
