@@ -19,10 +19,6 @@ bool retryable(errc code) {
   return code != errc::server_error && code != errc::invalid_argument;
 }
 
-// How far ahead of the insert the consumer prefetches: far enough to cover a cache miss
-// (a few hundred ns) at tens of ns per record, near enough that the lines are still cached.
-constexpr std::size_t kPrefetchAhead = 8;
-
 // MetricAggregate::add of one record, inline: it runs once per record.
 inline void add_record(MetricAggregate& a, const spool::SpooledRecord& r) noexcept {
   a.last = r.value;
@@ -392,12 +388,10 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
       apply_replay_markers(partition, sequence);
       if (partition.entries.empty() && partition.last_full_take > 0)
         partition.entries.reserve(partition.last_full_take);
-      // With 100k keys the table is far larger than the caches and nearly every insert misses:
-      // the slot of the record kPrefetchAhead places on is loaded while this one is merged.
+      // No prefetch ahead of the inserts: FlowTable::prefetch eight records ahead measured
+      // slower, not faster (docs/benchmarks/netflow.md, "Where the remaining time goes").
       const std::size_t n = routed.size();
       for (std::size_t i = 0; i < n; ++i) {
-        if (i + kPrefetchAhead < n)
-          partition.entries.prefetch(routed[i + kPrefetchAhead].key, routed[i + kPrefetchAhead].hash);
         const Routed& r = routed[i];
         bool inserted = false;
         MetricAggregate& aggregate = partition.entries.find_or_insert(r.key, r.hash, inserted);
