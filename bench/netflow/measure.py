@@ -219,6 +219,12 @@ level = "warn"
             "accepted": metric_sum(text, "flowmetrics_records_accepted_total"),
             "kernel_drops_reported": metric_sum(text, "flowmetrics_netflow_kernel_drops_total"),
             "keys_pending": metric_sum(text, "flowmetrics_keys_pending"),
+            # Why the input dropped records in the process, if it did (spool_full, spool_error):
+            # a loss is explained by these and the kernel's count, nothing else.
+            "dropped_by_reason": {
+                line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+                for line in text.splitlines() if line.startswith("flowmetrics_records_dropped_total{")
+            },
         }
 
 

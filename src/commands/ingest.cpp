@@ -123,14 +123,17 @@ int ingest(const ConfigSources& sources, const std::string& path) {
       for (const ingest::RejectReason reason : rejected) pipeline.reject("ingest", ingest::to_string(reason));
       rejected.clear();
       // Records and the offset just past them go into the spool together.
+      const std::size_t handed = batch.size();
       for (;;) {
-        const pipeline::Admission admission = origin.empty()
-                                                  ? pipeline.submit_flows(batch, "ingest")
-                                                  : pipeline.submit_flows_from(batch, "ingest", origin, offset);
+        // The batch becomes the spooled one (no copy); a refused one comes back to try again.
+        const pipeline::Admission admission =
+            origin.empty() ? pipeline.submit_flows_owned(std::move(batch), "ingest")
+                           : pipeline.submit_flows_from(std::move(batch), "ingest", origin, offset);
         if (admission != pipeline::Admission::full && admission != pipeline::Admission::io_error) break;
         pipeline.wait_for_capacity(1s);  // the spool resumes by itself once it can write
       }
       batch.clear();
+      batch.reserve(handed);  // the next chunk's records, without growing through copies
     };
     // Whole lines are read a chunk at a time and parsed together (JsonLineParser); a line
     // longer than a chunk grows it, as getline would.

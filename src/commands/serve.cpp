@@ -1,3 +1,4 @@
+#include <malloc.h>
 #include <pthread.h>
 #include <signal.h>
 
@@ -78,6 +79,12 @@ class SignalWatcher {
 }  // namespace
 
 int serve(const ConfigSources& sources) {
+  // One malloc arena for the whole process, set before any thread starts. glibc gives each
+  // thread that allocates its own arena, and malloc_trim (which the pipeline calls when idle)
+  // returns only the main arena's free top: every thread arena kept its last megabyte or so
+  // of input chunks resident, ~30 bytes per key of a 100k-key NetFlow stream. The data path
+  // allocates per chunk of thousands of records, not per record, so the one lock is cheap.
+  ::mallopt(M_ARENA_MAX, 1);
   SignalWatcher signals;  // first, so that every later thread has the signals blocked
   config::CollectorConfig config;
   try {

@@ -109,9 +109,24 @@ inline constexpr std::int64_t kMaxFlowTimestampMs = 253'402'300'799'999;
 
 // Builds a key from binary fields (the decoders' edge). Refuses a timestamp outside
 // 0..kMaxFlowTimestampMs (invalid_timestamp); every other field is valid by its type.
-[[nodiscard]] KeyRejection make_flow_key(const FlowAddress& source, const FlowAddress& dest, std::uint16_t source_port,
-                                         std::uint16_t dest_port, std::uint8_t protocol, std::int64_t timestamp_ms,
-                                         FlowKey& key) noexcept;
+// Inline: the decoders call it once per record.
+[[nodiscard]] inline KeyRejection make_flow_key(const FlowAddress& source, const FlowAddress& dest,
+                                                std::uint16_t source_port, std::uint16_t dest_port,
+                                                std::uint8_t protocol, std::int64_t timestamp_ms,
+                                                FlowKey& key) noexcept {
+  if (timestamp_ms < 0 || timestamp_ms > kMaxFlowTimestampMs) return KeyRejection::invalid_timestamp;
+  key.source_ip = source.bytes;
+  key.dest_ip = dest.bytes;
+  if (!source.v6) std::memset(key.source_ip.data() + 4, 0, 12);
+  if (!dest.v6) std::memset(key.dest_ip.data() + 4, 0, 12);
+  key.timestamp_ms = timestamp_ms;
+  key.source_port = source_port;
+  key.dest_port = dest_port;
+  key.protocol = protocol;
+  key.families = static_cast<std::uint8_t>((source.v6 ? FlowKey::kSourceV6 : 0) | (dest.v6 ? FlowKey::kDestV6 : 0));
+  key.reserved[0] = key.reserved[1] = 0;
+  return KeyRejection::none;
+}
 
 // Builds a key from a Metric (the library's and the text inputs' edge): the same checks,
 // in the same order, as make_metric_key(), including the value's. Never throws.

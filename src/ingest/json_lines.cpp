@@ -32,6 +32,37 @@ enum : unsigned {
   kRequired = 127,
 };
 
+// Which field a key names (0: none the record knows). By length first: each comparison is
+// then against a constant of known size, which the compiler turns into a word compare.
+unsigned field_bit(std::string_view key) {
+  const auto is = [&](std::string_view name) { return std::memcmp(key.data(), name.data(), name.size()) == 0; };
+  unsigned bit = 0;
+  switch (key.size()) {
+    case 5:
+      if (is("value")) bit = kValue;
+      if (is("bytes")) bit = kBytes;
+      if (is("flows")) bit = kFlows;
+      break;
+    case 7:
+      if (is("dest_ip")) bit = kDestIp;
+      if (is("packets")) bit = kPackets;
+      break;
+    case 8:
+      if (is("protocol")) bit = kProtocol;
+      break;
+    case 9:
+      if (is("source_ip")) bit = kSourceIp;
+      if (is("dest_port")) bit = kDestPort;
+      if (is("timestamp")) bit = kTimestamp;
+      break;
+    case 11:
+      if (is("source_port")) bit = kSourcePort;
+      break;
+    default: break;
+  }
+  return bit;
+}
+
 bool port(simdjson::dom::element e, std::uint16_t& out) {
   if (e.type() != element_type::INT64) return false;  // integer literals only, as the parser says
   const std::int64_t n = e.get_int64().value_unsafe();
@@ -77,62 +108,72 @@ bool JsonLineParser::take(simdjson::dom::element element, std::string_view line,
   for (const auto field : object) {
     const std::string_view key = field.key;
     const simdjson::dom::element v = field.value;
-    unsigned bit = 0;
-    if (key == "source_ip" || key == "dest_ip") {
-      bit = key[0] == 's' ? kSourceIp : kDestIp;
-      std::string_view text;
-      if (v.get_string().get(text) != simdjson::SUCCESS) return false;
-      auto address = parse_ip(text);
-      if (!address) return false;
-      (bit == kSourceIp ? source : dest) = *address;
-    } else if (key == "source_port") {
-      bit = kSourcePort;
-      if (!port(v, source_port)) return false;
-    } else if (key == "dest_port") {
-      bit = kDestPort;
-      if (!port(v, dest_port)) return false;
-    } else if (key == "protocol") {
-      bit = kProtocol;
-      if (v.type() == element_type::INT64) {
-        const std::int64_t n = v.get_int64().value_unsafe();
-        if (n < 0 || n > 255) return false;
-        protocol = static_cast<int>(n);
-      } else {
+    const unsigned bit = field_bit(key);
+    switch (bit) {
+      case kSourceIp:
+      case kDestIp: {
         std::string_view text;
         if (v.get_string().get(text) != simdjson::SUCCESS) return false;
-        const auto number = protocol_number(text);
-        if (!number) return false;
-        protocol = *number;
+        auto address = parse_ip(text);
+        if (!address) return false;
+        (bit == kSourceIp ? source : dest) = *address;
+        break;
       }
-    } else if (key == "timestamp") {
-      bit = kTimestamp;
-      std::optional<std::int64_t> at;
-      if (v.type() == element_type::STRING) {
-        at = json_timestamp_ms(v.get_string().value_unsafe(), true);
-      } else if (v.type() == element_type::INT64 && v.get_int64().value_unsafe() > 0) {
-        // The literal of a positive JSON integer is its shortest decimal form.
-        char text[24];
-        const auto [end, ec] = std::to_chars(text, text + sizeof(text), v.get_int64().value_unsafe());
-        at = json_timestamp_ms(std::string_view(text, static_cast<std::size_t>(end - text)), false);
+      case kSourcePort:
+        if (!port(v, source_port)) return false;
+        break;
+      case kDestPort:
+        if (!port(v, dest_port)) return false;
+        break;
+      case kProtocol:
+        if (v.type() == element_type::INT64) {
+          const std::int64_t n = v.get_int64().value_unsafe();
+          if (n < 0 || n > 255) return false;
+          protocol = static_cast<int>(n);
+        } else {
+          std::string_view text;
+          if (v.get_string().get(text) != simdjson::SUCCESS) return false;
+          if (text == "TCP") {  // the usual spellings, without protocol_number's upper-case copy
+            protocol = 6;
+          } else if (text == "UDP") {
+            protocol = 17;
+          } else {
+            const auto number = protocol_number(text);
+            if (!number) return false;
+            protocol = *number;
+          }
+        }
+        break;
+      case kTimestamp: {
+        std::optional<std::int64_t> at;
+        if (v.type() == element_type::STRING) {
+          at = json_timestamp_ms(v.get_string().value_unsafe(), true);
+        } else if (v.type() == element_type::INT64 && v.get_int64().value_unsafe() > 0) {
+          // The literal of a positive JSON integer is its shortest decimal form.
+          char text[24];
+          const auto [end, ec] = std::to_chars(text, text + sizeof(text), v.get_int64().value_unsafe());
+          at = json_timestamp_ms(std::string_view(text, static_cast<std::size_t>(end - text)), false);
+        }
+        if (!at) return false;
+        ms = *at;
+        break;
       }
-      if (!at) return false;
-      ms = *at;
-    } else if (key == "value") {
-      bit = kValue;
-      if (v.get_double().get(value) != simdjson::SUCCESS || !std::isfinite(value)) return false;
-    } else if (key == "packets") {
-      bit = kPackets;
-      if (!counter(v, packets)) return false;
-    } else if (key == "bytes") {
-      bit = kBytes;
-      if (!counter(v, bytes)) return false;
-    } else if (key == "flows") {
-      bit = kFlows;
-      if (!counter(v, flows)) return false;
-    } else {
-      // Unknown fields are ignored, but the parser checks how deep they nest: its call.
-      if (v.is_object() || v.is_array()) return false;
-      continue;
+      case kValue:
+        if (v.get_double().get(value) != simdjson::SUCCESS || !std::isfinite(value)) return false;
+        break;
+      case kPackets:
+        if (!counter(v, packets)) return false;
+        break;
+      case kBytes:
+        if (!counter(v, bytes)) return false;
+        break;
+      case kFlows:
+        if (!counter(v, flows)) return false;
+        break;
+      default:
+        // Unknown fields are ignored, but the parser checks how deep they nest: its call.
+        if (v.is_object() || v.is_array()) return false;
+        continue;
     }
     if ((seen & bit) != 0) return false;  // given twice
     seen |= bit;

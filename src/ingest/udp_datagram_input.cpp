@@ -24,10 +24,10 @@ constexpr std::size_t kDatagramBytes = 64 * 1024;  // above the largest UDP payl
 constexpr std::size_t kChunkRecords = 4'096;       // records per submit()
 constexpr auto kPollTimeout = 100ms;               // bounds how long stop() waits
 // After a partial batch, wait this long before receiving again, so that batches (and the
-// chunks handed to the sink) grow under load instead of costing two syscalls and a
-// hand-over per datagram. 1 ms of a 500k records/s stream is ~17 datagrams, far below the
-// receive buffer.
-constexpr auto kCoalesce = 1ms;
+// chunks handed to the sink) grow under load instead of costing two syscalls, a sleep and a
+// wake-up per datagram or few. 2 ms of a 500k records/s stream is ~33 datagrams (half a
+// batch), far below what the receive buffer holds (hundreds of ms at that rate).
+constexpr auto kCoalesce = 2ms;
 constexpr auto kHandOverAfter = 20ms;  // decoded records wait at most this long for their chunk
 constexpr auto kStatsInterval = 200ms;
 constexpr auto kExpireInterval = 1s;
@@ -178,11 +178,7 @@ void UdpDatagramInput::hand_over(std::vector<FlowUpdate>& records) {
     if (queued_records_ + count <= options_.max_queued_records || queue_.empty() || stopping_) {
       queued_records_ += count;
       queue_.push_back(std::move(records));
-      records.clear();  // moved from: valid, and made empty
-      if (!spare_.empty()) {
-        records.swap(spare_.back());
-        spare_.pop_back();
-      }
+      records.clear();  // moved from: valid, and made empty (the chunk becomes the spooled batch)
       queued = true;
     }
   }
@@ -196,7 +192,6 @@ void UdpDatagramInput::hand_over(std::vector<FlowUpdate>& records) {
 }
 
 void UdpDatagramInput::submit_loop() {
-  std::vector<FlowUpdate> batch;
   std::vector<std::vector<FlowUpdate>> taken;
   for (;;) {
     {
@@ -210,35 +205,29 @@ void UdpDatagramInput::submit_loop() {
       queued_records_ = 0;
     }
     queue_space_.notify_one();
-    // One submit() for everything that queued up (usually one chunk; many while the sink was
-    // slow), so its per-call cost is shared.
-    std::span<const FlowUpdate> records;
+    // One submit for everything that queued up (usually one chunk; many while the sink was
+    // slow), so its per-call cost is shared. The chunk itself becomes the spooled batch (no
+    // copy of its records); several are merged into one first.
+    std::vector<FlowUpdate> batch;
     if (taken.size() == 1) {
-      records = taken.front();
+      batch = std::move(taken.front());
     } else {
       std::size_t total = 0;
       for (const auto& chunk : taken) total += chunk.size();
       batch.reserve(total);
       for (const auto& chunk : taken) batch.insert(batch.end(), chunk.begin(), chunk.end());
-      records = batch;
-    }
-    // UDP cannot push back: what the spool cannot take is dropped, and counted by why.
-    if (sink_.saturated()) {
-      drop(records.size(), sink_.io_error() ? "spool_error" : "spool_full");
-    } else if (const auto admission = sink_.submit_flows(records, options_.name);
-               admission == pipeline::Admission::full) {
-      drop(records.size(), "spool_full");
-    } else if (admission == pipeline::Admission::io_error) {
-      drop(records.size(), "spool_error");
-    }
-    batch.clear();
-    if (batch.capacity() > 2 * kChunkRecords) std::vector<FlowUpdate>().swap(batch);  // a burst's worth: give it back
-    std::lock_guard lock(queue_mu_);
-    for (auto& chunk : taken) {
-      chunk.clear();
-      if (spare_.size() < 4) spare_.push_back(std::move(chunk));
     }
     taken.clear();
+    const std::size_t count = batch.size();
+    // UDP cannot push back: what the spool cannot take is dropped, and counted by why.
+    if (sink_.saturated()) {
+      drop(count, sink_.io_error() ? "spool_error" : "spool_full");
+    } else if (const auto admission = sink_.submit_flows_owned(std::move(batch), options_.name);
+               admission == pipeline::Admission::full) {
+      drop(count, "spool_full");
+    } else if (admission == pipeline::Admission::io_error) {
+      drop(count, "spool_error");
+    }
   }
 }
 

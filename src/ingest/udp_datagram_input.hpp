@@ -96,11 +96,10 @@ class UdpDatagramInput final : public Input {
 
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::condition_variable queue_space_;         // the submitter took chunks
-  std::deque<std::vector<FlowUpdate>> queue_;   // chunks for the submitter; guarded by queue_mu_
-  std::vector<std::vector<FlowUpdate>> spare_;  // emptied chunks to reuse; guarded by queue_mu_
-  std::size_t queued_records_ = 0;              // guarded by queue_mu_
-  bool receiver_done_ = false;                  // guarded by queue_mu_
+  std::condition_variable queue_space_;        // the submitter took chunks
+  std::deque<std::vector<FlowUpdate>> queue_;  // chunks for the submitter; guarded by queue_mu_
+  std::size_t queued_records_ = 0;             // guarded by queue_mu_
+  bool receiver_done_ = false;                 // guarded by queue_mu_
 
   std::thread receiver_;
   std::thread submitter_;

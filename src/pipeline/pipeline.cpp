@@ -123,6 +123,15 @@ Admission Pipeline::submit_flows(std::span<const FlowUpdate> updates, std::strin
   return append(std::move(batch), input, updates.size(), {}, nullptr);
 }
 
+Admission Pipeline::submit_flows_owned(std::vector<FlowUpdate>&& updates, std::string_view input) {
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  const std::size_t count = updates.size();
+  batch->records = std::move(updates);
+  updates.clear();
+  return append_owned(std::move(batch), input, count, updates);
+}
+
 Admission Pipeline::submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input,
                                       std::string_view origin, std::uint64_t offset) {
   auto batch = std::make_shared<spool::RecordBatch>();
@@ -131,6 +140,18 @@ Admission Pipeline::submit_flows_from(std::span<const FlowUpdate> updates, std::
   batch->origin_offset = offset;
   batch->records.assign(updates.begin(), updates.end());
   return append(std::move(batch), input, updates.size(), {}, nullptr);
+}
+
+Admission Pipeline::submit_flows_from(std::vector<FlowUpdate>&& updates, std::string_view input,
+                                      std::string_view origin, std::uint64_t offset) {
+  auto batch = std::make_shared<spool::RecordBatch>();
+  batch->input = std::string(input);
+  batch->origin = std::string(origin);
+  batch->origin_offset = offset;
+  const std::size_t count = updates.size();
+  batch->records = std::move(updates);
+  updates.clear();
+  return append_owned(std::move(batch), input, count, updates);
 }
 
 Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
@@ -152,6 +173,24 @@ Admission Pipeline::admit(std::span<Metric> metrics, std::string_view input, Ack
   }
   batch->records.resize(valid);
   return append(std::move(batch), input, metrics.size(), rejections, acknowledgement);
+}
+
+Admission Pipeline::append_owned(std::shared_ptr<spool::RecordBatch> batch, std::string_view input,
+                                 std::size_t received, std::vector<FlowUpdate>& updates) {
+  // A refused batch is not handed to the consumer (under `batch`, a frame whose fsync failed
+  // never is), so its records go back to the caller to try again. The spool may still hold
+  // the batch (its memo of a frame written but not synced, dropped when the spool resumes,
+  // which counts its records then): those records are copied back, not taken from it.
+  const std::shared_ptr<spool::RecordBatch> kept = batch;
+  const Admission admission = append(std::move(batch), input, received, {}, nullptr);
+  if (admission == Admission::full || admission == Admission::io_error) {
+    if (kept.use_count() == 1) {
+      updates = std::move(kept->records);
+    } else {
+      updates = kept->records;
+    }
+  }
+  return admission;
 }
 
 Admission Pipeline::append(std::shared_ptr<spool::RecordBatch> batch, std::string_view input, std::size_t received,
@@ -183,9 +222,12 @@ Admission Pipeline::append(std::shared_ptr<spool::RecordBatch> batch, std::strin
   const std::string origin = batch->origin;
   const std::uint64_t offset = batch->origin_offset;
   if (accepted > 0 || !origin.empty()) {
-    const std::string payload = spool::encode(*batch);
+    // Per input thread, kept between batches (see encode_into) unless a large one grew it.
+    thread_local std::string scratch;
+    const std::string_view payload = spool::encode_into(*batch, scratch);
     // The batch goes to the consumer in memory, with the frame.
     const spool::Appended appended = spool_.append(spool::FrameType::records, payload, false, std::move(batch));
+    if (scratch.size() > (std::size_t{4} << 20)) std::string().swap(scratch);
     if (!appended) {
       release_key();
       if (appended.status == spool::Appended::full) return Admission::full;
@@ -285,6 +327,7 @@ void Pipeline::run_consumer() {
         // Caught up: hand the memory the input's batches took back to the system (glibc
         // keeps freed chunks in its per-thread arenas otherwise, and a burst would stay in
         // the resident size for good). At most once a second, only while idle.
+        for (auto& routed : routed_) std::vector<Routed>().swap(routed);  // a burst's scratch
         ::malloc_trim(0);
         next_trim = Clock::now() + std::chrono::seconds(1);
       }
@@ -343,13 +386,20 @@ void Pipeline::consume(std::uint64_t sequence, const spool::RecordBatch& batch) 
     {
       std::lock_guard lock(partition.mu);
       apply_replay_markers(partition, sequence);
-      for (const Routed& r : routed) {
-        auto [it, inserted] = partition.entries.try_emplace(HashedKey{r.key, r.hash});
+      if (partition.entries.empty() && partition.last_full_take > 0)
+        partition.entries.reserve(partition.last_full_take);
+      // No prefetch ahead of the inserts: FlowTable::prefetch eight records ahead measured
+      // slower, not faster (docs/benchmarks/netflow.md, "Where the remaining time goes").
+      const std::size_t n = routed.size();
+      for (std::size_t i = 0; i < n; ++i) {
+        const Routed& r = routed[i];
+        bool inserted = false;
+        MetricAggregate& aggregate = partition.entries.find_or_insert(r.key, r.hash, inserted);
         if (inserted) {
           ++new_keys;
           partition.bucket_first_sequence.try_emplace(r.key.timestamp_ms, sequence);
         }
-        add_record(it->second, *r.record);
+        add_record(aggregate, *r.record);
       }
       partition.merged_through = sequence;
       // A flush the earlier run took right after this frame is taken now, not when the next
@@ -448,18 +498,11 @@ Pipeline::Flush Pipeline::take(Partition& partition, std::int64_t watermark_ms, 
   }
   if (flush.min_first_sequence == UINT64_MAX) return flush;  // no bucket closed
   if (everything) {
-    flush.taken.assign(partition.entries.begin(), partition.entries.end());
-    partition.entries.clear();
+    partition.entries.take_all(flush.taken);
+    partition.last_full_take = flush.taken.size();
     return flush;
   }
-  for (auto it = partition.entries.begin(); it != partition.entries.end();) {
-    if (!closed(it->first.timestamp_ms)) {
-      ++it;
-      continue;
-    }
-    flush.taken.emplace_back(it->first, it->second);
-    partition.entries.erase(it++);
-  }
+  partition.entries.take_if(closed, flush.taken);
   return flush;
 }
 
@@ -544,7 +587,7 @@ void Pipeline::run_writer(Partition& partition) {
           // The disk refused the marker, or its fsync: put the entries back and try again later
           // (a marker that reached the disk anyway is cut off before the spool resumes).
           // (first_sequence only decides when the spool may be released: the batch's oldest is safe.)
-          for (const auto& [key, aggregate] : flush.taken) partition.entries.try_emplace(key, aggregate);
+          for (const auto& [key, aggregate] : flush.taken) partition.entries.insert_absent(key, aggregate);
           for (const auto& [key, aggregate] : flush.taken) {
             auto [it, inserted] =
                 partition.bucket_first_sequence.try_emplace(key.timestamp_ms, flush.min_first_sequence);

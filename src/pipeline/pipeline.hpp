@@ -12,12 +12,11 @@
 #include <thread>
 #include <vector>
 
-#include <absl/container/flat_hash_map.h>
-
 #include "core/flow_key.hpp"
 #include "flowmetrics/metric_aggregate.hpp"
 #include "flowmetrics/metric_key.hpp"
 #include "pipeline/aggregate_writer.hpp"
+#include "pipeline/flow_table.hpp"
 #include "pipeline/pipeline_stats.hpp"
 #include "pipeline/record_sink.hpp"
 #include "spool/idempotency_index.hpp"
@@ -80,12 +79,17 @@ class Pipeline final : public RecordSink {
   Admission submit(std::span<Metric> metrics, std::string_view input,
                    Acknowledgement* acknowledgement = nullptr) override;
   Admission submit_flows(std::span<const FlowUpdate> updates, std::string_view input) override;
+  Admission submit_flows_owned(std::vector<FlowUpdate>&& updates, std::string_view input) override;
   // As submit(), remembering that the records come from `origin` up to `offset` (a file
   // being ingested): origin_offset() says where a rerun resumes.
   Admission submit_from(std::span<Metric> metrics, std::string_view input, std::string_view origin,
                         std::uint64_t offset);
   // As submit_flows(), remembering the origin's offset as submit_from() does.
   Admission submit_flows_from(std::span<const FlowUpdate> updates, std::string_view input, std::string_view origin,
+                              std::uint64_t offset);
+  // As above, keeping the vector as the spooled batch (no copy): `updates` is left empty, or
+  // holds the records again when they are refused (full, io_error).
+  Admission submit_flows_from(std::vector<FlowUpdate>&& updates, std::string_view input, std::string_view origin,
                               std::uint64_t offset);
   void reject(std::string_view input, std::string_view reason, std::size_t count = 1) override;
   bool saturated() const override;
@@ -106,27 +110,6 @@ class Pipeline final : public RecordSink {
   const PipelineOptions& options() const noexcept { return options_; }
 
  private:
-  // The map's hasher: hashes a FlowKey, or returns the hash a HashedKey carries (the
-  // consumer hashed it once to pick the partition).
-  struct HashedKey {
-    FlowKey key;
-    std::uint64_t hash;
-    operator FlowKey() const noexcept { return key; }  // NOLINT: absl's heterogeneous insert
-  };
-  struct KeyHash {
-    using is_transparent = void;
-    std::size_t operator()(const FlowKey& k) const noexcept { return static_cast<std::size_t>(hash_flow_key(k)); }
-    std::size_t operator()(const HashedKey& k) const noexcept { return static_cast<std::size_t>(k.hash); }
-  };
-  struct KeyEq {
-    using is_transparent = void;
-    bool operator()(const FlowKey& a, const FlowKey& b) const noexcept { return a == b; }
-    bool operator()(const HashedKey& a, const FlowKey& b) const noexcept { return a.key == b; }
-    bool operator()(const FlowKey& a, const HashedKey& b) const noexcept { return a == b.key; }
-    bool operator()(const HashedKey& a, const HashedKey& b) const noexcept { return a.key == b.key; }
-  };
-  // One slot: the 48-byte key and its 64-byte aggregate, 112 bytes, no pointer to chase.
-  using EntryMap = absl::flat_hash_map<FlowKey, MetricAggregate, KeyHash, KeyEq>;
   struct Flush {
     std::vector<std::pair<FlowKey, MetricAggregate>> taken;  // binary until the writer renders it
     std::vector<KeyedAggregate> batch;                       // rendered by the writer, outside mu
@@ -140,7 +123,10 @@ class Pipeline final : public RecordSink {
     std::condition_variable wake;
     // Open addressing: one probe sequence in one array per lookup, not a node per key
     // (the map is the hottest structure of a NetFlow stream).
-    EntryMap entries;  // guarded by mu
+    FlowTable entries;  // guarded by mu
+    // How many keys the last flush of everything took: the table is reserved for as many
+    // when it fills again, instead of growing through every power of two.
+    std::size_t last_full_take = 0;  // guarded by mu
     // Per bucket (a take always takes whole buckets), the records frame that created its
     // oldest entry still here: what the spool must keep.
     std::map<std::int64_t, std::uint64_t> bucket_first_sequence;              // guarded by mu
@@ -155,6 +141,9 @@ class Pipeline final : public RecordSink {
 
   Admission admit(std::span<Metric> metrics, std::string_view input, Acknowledgement* acknowledgement,
                   std::string_view origin, std::uint64_t offset);
+  // append() of a batch made of `updates`, which get the records back when it is refused.
+  Admission append_owned(std::shared_ptr<spool::RecordBatch> batch, std::string_view input, std::size_t received,
+                         std::vector<FlowUpdate>& updates);
   void run_consumer();
   Admission append(std::shared_ptr<spool::RecordBatch> batch, std::string_view input, std::size_t received,
                    const std::vector<KeyRejection>& rejections, Acknowledgement* acknowledgement);

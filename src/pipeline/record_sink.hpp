@@ -6,6 +6,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "core/flow_key.hpp"
 #include "flowmetrics/metric.hpp"
@@ -52,6 +53,14 @@ class RecordSink {
   // submit(). Never blocks on the database. The Pipeline takes them as they are; this default,
   // for sinks that only know Metrics (tests' fakes), renders each to a Metric and submit()s.
   virtual Admission submit_flows(std::span<const FlowUpdate> updates, std::string_view input);
+  // As submit_flows(), taking the vector: the Pipeline keeps it as the spooled batch instead of
+  // copying every record. `updates` is left empty when accepted, and holds the records again
+  // when refused (full, io_error). This default copies.
+  virtual Admission submit_flows_owned(std::vector<FlowUpdate>&& updates, std::string_view input) {
+    const Admission admission = submit_flows(std::span<const FlowUpdate>(updates), input);
+    if (admission != Admission::full && admission != Admission::io_error) updates.clear();
+    return admission;
+  }
 
   // Records an input's rejection that happened before a Metric existed (bad JSON, a line
   // too long), counted under `reason`.

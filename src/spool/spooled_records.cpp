@@ -96,9 +96,13 @@ constexpr std::uint8_t kFlushVersion = 1;
 
 std::string encode(const RecordBatch& batch) {
   std::string out;
-  out.reserve(64 + batch.input.size() + batch.idempotency_key.size() + batch.answer.size() + batch.origin.size() +
-              batch.records.size() * 24);
-  Writer w(out);
+  out.resize(encode_into(batch, out).size());
+  return out;
+}
+
+std::string_view encode_into(const RecordBatch& batch, std::string& out) {
+  std::string head;
+  Writer w(head);
   w.number(kRecordsVersion2);
   w.text(batch.input);
   w.text(batch.idempotency_key);
@@ -110,9 +114,13 @@ std::string encode(const RecordBatch& batch) {
   // as a zig-zag varint of its difference to the previous record's, then value (unless it
   // equals bytes), packets, bytes and flows (unless 1) as varints. Little-endian.
   std::int64_t previous_ms = 0;
-  std::size_t at = out.size();
-  out.resize(at + batch.records.size() * kMaxRecordBytes);
-  char* p = out.data() + at;
+  // Room for the worst case in the string's size (not only its capacity), so that the writes
+  // below stay within it. The size is never cut back: resize() zero-fills only what the
+  // string never held, and a reused scratch string costs nothing here.
+  const std::size_t worst = head.size() + batch.records.size() * kMaxRecordBytes;
+  if (out.size() < worst) out.resize(worst);
+  std::memcpy(out.data(), head.data(), head.size());
+  char* p = out.data() + head.size();
   for (const SpooledRecord& r : batch.records) {
     const FlowKey& k = r.key;
     const bool value_is_bytes = r.value == static_cast<double>(r.bytes) && !std::signbit(r.value);
@@ -139,8 +147,7 @@ std::string encode(const RecordBatch& batch) {
     p = put_varint(p, r.bytes);
     if (r.flows != 1) p = put_varint(p, r.flows);
   }
-  out.resize(static_cast<std::size_t>(p - out.data()));
-  return out;
+  return std::string_view(out.data(), static_cast<std::size_t>(p - out.data()));
 }
 
 std::string encode(const FlushMarker& marker) {

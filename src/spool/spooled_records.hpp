@@ -46,6 +46,10 @@ struct FlushMarker {
 };
 
 std::string encode(const RecordBatch& batch);
+// The same bytes, written into `scratch` (whose contents are replaced and whose size may stay
+// larger than the payload): the returned view, valid until `scratch` changes. Reusing one
+// scratch string spares a large allocation and its zero-filling per batch.
+std::string_view encode_into(const RecordBatch& batch, std::string& scratch);
 std::string encode(const FlushMarker& marker);
 // Both return nullopt for a payload that does not decode (a frame of a newer format, or a
 // version-1 key whose text is not canonical).

@@ -4,6 +4,9 @@
 
 #include <gtest/gtest.h>
 
+#include <arpa/inet.h>
+
+#include <cstring>
 #include <set>
 
 #include "flowmetrics/validation.hpp"
@@ -93,6 +96,28 @@ TEST(FlowKey, BinaryFieldsBuildTheSameKeyAsText) {
   EXPECT_EQ(encode_document_id(render_metric_key(key)), "10.0.0.1|::ffff:1.2.3.4|5353|53|UDP|1732530000123");
   EXPECT_EQ(make_flow_key(FlowAddress::ipv4(src), FlowAddress::ipv4(src), 1, 2, 6, kMaxFlowTimestampMs + 1, key),
             KeyRejection::invalid_timestamp);
+}
+
+TEST(FlowKey, ParseIpTakesExactlyWhatInetPtonTakes) {
+  // parse_ip reads dotted quads itself: it must agree with inet_pton on every edge.
+  const char* texts[] = {
+      "0.0.0.0",   "1.2.3.4",     "255.255.255.255", "256.1.1.1", "1.2.3",  "1.2.3.4.5",      "01.2.3.4", "1.2.3.04",
+      "1.2.3.0",   "10.0.0.1",    "1..2.3",          ".1.2.3",    "1.2.3.", "1.2.3.4 ",       " 1.2.3.4", "1.2.3.a",
+      "1.2.3.255", "1.2.3.2550",  "1.2.3.00",        "999.1.1.1", "::1",    "::ffff:1.2.3.4", "1.2.3.-4", "",
+      "1.2.3.4/",  "100.200.30.4"};
+  for (const char* text : texts) {
+    std::uint8_t v4[4] = {};
+    std::uint8_t v6[16] = {};
+    const bool is_v4 = inet_pton(AF_INET, text, v4) == 1;
+    const bool is_v6 = !is_v4 && inet_pton(AF_INET6, text, v6) == 1;
+    const auto parsed = parse_ip(text);
+    ASSERT_EQ(parsed.has_value(), is_v4 || is_v6) << text;
+    if (!parsed) continue;
+    EXPECT_EQ(parsed->v6, is_v6) << text;
+    std::array<std::uint8_t, 16> expected{};
+    std::memcpy(expected.data(), is_v4 ? v4 : v6, is_v4 ? 4 : 16);
+    EXPECT_EQ(parsed->bytes, expected) << text;
+  }
 }
 
 TEST(FlowKey, TheHashIsStableAndThePartitionComesFromItsHighBits) {
