@@ -4,27 +4,36 @@ without rollups, on both embedded servers, and the rollups' write cost.
 
     bench/query/run.py [--sizes 10000,100000,1000000] [--flows 100]
                        [--servers ferretdb,mongo-java-server] [--repetitions 5]
-                       [--scan-limit 20000] [--resume] [--out docs/benchmarks]
+                       [--scan-limit 20000] [--scan-repetitions 3]
+                       [--mjs-backend h2|memory] [--same-data] [--replace] [--resume]
+                       [--out docs/benchmarks]
 
 Each (server, size, rollups) point starts its server on a fresh data directory, runs
 build/bench/query_benchmark (flows x minutes = size documents, ending now) and collects its JSON
-lines, adding the server's CPU seconds (from /proc) for the write phase. Writes
-OUT/query.json, OUT/query.png and the tables of OUT/query.md (between the "<!-- results -->"
-markers, the prose around them is kept). Needs matplotlib for the plot (scripts/bench.sh's
-venv has it). Build first: cmake --build build --target query_benchmark.
+lines, adding the server's CPU seconds (from /proc) for the write phase and the machine's
+1-minute load average (sampled every 15 s while the point runs). Writes OUT/query.json,
+OUT/query.png and the tables of OUT/query.md (between the "<!-- results -->" markers, the prose
+around them is kept). Needs matplotlib for the plot (scripts/bench.sh's venv has it). Build
+first: cmake --build build --target query_benchmark.
 
-FerretDB v1 reads a query's whole collection at about 5-20k documents/s on a loaded 2-core
-machine, so a query that reads the minute collection (rollups off, or filtered) takes minutes
-at a million documents. Above --scan-limit documents such queries on FerretDB are run once,
-for the 24 h range only; the other ranges (which read the same whole collection) are written
-as that measurement, marked "measured once (24 h)" in the tables.
+FerretDB v1 reads a query's whole collection for any filter but an exact _id, so a query that
+reads the minute collection (rollups off, or filtered) takes minutes at a million documents.
+Above --scan-limit documents such queries on FerretDB run --scan-repetitions times per range
+instead of --repetitions.
+
+--same-data: the rollups-off queries run on the data the rollups-on point wrote (the minute
+collection is the same either way; the agent is opened with rollups off, so it plans on the
+minute tier alone), and the rollups-off point only writes (its write cost), so a large size is
+written twice, not queried twice on separate copies.
 """
 import argparse
 import json
 import os
 import subprocess
+import statistics
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -44,51 +53,99 @@ def cpu_seconds(pid):
     return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
-def run_point(server, size, flows, rollups, repetitions, scan_limit, five_tuple_hours=None):
-    slow_scans = server == "ferretdb" and size > scan_limit
+class LoadSampler:
+    """The 1-minute load average every `every` seconds while it runs (the machine is shared)."""
+
+    def __init__(self, every=15.0):
+        self.samples = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+
+    def _run(self, every):
+        while True:
+            self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+            if self._stop.wait(every):
+                return
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(float(Path("/proc/loadavg").read_text().split()[0]))
+
+    def summary(self):
+        return {"load_min": min(self.samples), "load_median": statistics.median(self.samples),
+                "load_max": max(self.samples)}
+
+
+def run_point(server, size, flows, rollups, args, query=True, unrolled_queries=False):
+    """Runs one point on a fresh server. query=False: the write only (its cost).
+    unrolled_queries: after the (rollups-on) point's own queries, the rollups-off queries on the
+    same data."""
+    slow_scans = server == "ferretdb" and size > args.scan_limit
+    env = dict(os.environ)
+    if server == "mongo-java-server":
+        env["MONGO_JAVA_SERVER_BACKEND"] = args.mjs_backend
     with tempfile.TemporaryDirectory(prefix="query-bench-") as state:
         uri = subprocess.run(START[server] + ["start", state], check=True, capture_output=True,
-                             text=True).stdout.strip().splitlines()[-1]
+                             text=True, env=env).stdout.strip().splitlines()[-1]
         pid = int(Path(state, PID_FILE[server]).read_text())
         rows = []
         try:
-            def bench(extra, reps):
+            def bench(extra, reps, rolled=rollups, write=True):
                 cpu_before = cpu_seconds(pid)
-                proc = subprocess.Popen(
-                    ["nice", "-n", "10", str(BENCH), "--uri", uri, "--flows", str(flows), "--minutes",
-                     str(max(1, size // flows)), "--rollups", "on" if rollups else "off", "--repetitions",
-                     str(reps)] + (["--five-tuple-hours", five_tuple_hours] if five_tuple_hours else []) + extra,
-                    stdout=subprocess.PIPE, text=True)
+                cmd = ["nice", "-n", "10", str(BENCH), "--uri", uri, "--flows", str(flows), "--minutes",
+                       str(max(1, size // flows)), "--rollups", "on" if rolled else "off", "--repetitions",
+                       str(reps), "--write", "on" if write else "off"]
+                if args.five_tuple_hours:
+                    cmd += ["--five-tuple-hours", args.five_tuple_hours]
+                print("  $ " + " ".join(cmd[3:]) + " " + " ".join(extra), file=sys.stderr, flush=True)
                 out = []
-                for line in proc.stdout:
-                    if not line.startswith("{"):
-                        continue
-                    row = json.loads(line)
-                    if row["kind"] == "write":
-                        row["server_cpu_s_per_million"] = (cpu_seconds(pid) - cpu_before) / row["documents"] * 1e6
-                    out.append(row)
-                    print("  " + json.dumps(row), file=sys.stderr, flush=True)
-                if proc.wait() != 0:
-                    raise RuntimeError(f"query_benchmark failed: {proc.returncode}")
+                with LoadSampler() as load:
+                    proc = subprocess.Popen(cmd + extra, stdout=subprocess.PIPE, text=True)
+                    for line in proc.stdout:
+                        if not line.startswith("{"):
+                            continue
+                        row = json.loads(line)
+                        if row["kind"] == "write":
+                            row["server_cpu_s_per_million"] = (cpu_seconds(pid) - cpu_before) / row["documents"] * 1e6
+                        out.append(row)
+                        print("  " + json.dumps(row), file=sys.stderr, flush=True)
+                    if proc.wait() != 0:
+                        raise RuntimeError(f"query_benchmark failed: {proc.returncode}")
+                for row in out:
+                    row.update(load.summary())
                 return out
 
-            if not slow_scans:
-                rows = bench([], repetitions)
+            if not query:
+                rows = bench(["--queries", "none"], 1)
+            elif not slow_scans:
+                rows = bench([], args.repetitions)
             else:
-                # The totals queries as usual; the whole-collection ones once, on 24 h, and
-                # that figure stands for the other ranges (each reads the whole collection).
-                rows = bench(["--queries", "top10,series60" if rollups else "none"], repetitions)
-                scans = "top10_filtered" if rollups else "top10,top10_filtered,series60"
-                for row in bench(["--write", "off", "--ranges", "24h", "--queries", scans], 1):
-                    for span in ("1h", "24h", "7d"):
-                        rows.append(dict(row, range=span, note="measured once (24 h)"))
+                # The totals queries with --repetitions; the whole-collection ones (each reads
+                # the whole minute collection, whatever the range) with --scan-repetitions.
+                if rollups:
+                    rows = bench(["--queries", "top10,series60"], args.repetitions)
+                    rows += bench(["--queries", "top10_filtered"], args.scan_repetitions, write=False)
+                else:
+                    rows = bench(["--queries", "none"], 1)
+                    rows += bench([], args.scan_repetitions, write=False)
+            if unrolled_queries:
+                reps = args.scan_repetitions if slow_scans else args.repetitions
+                for row in bench([], reps, rolled=False, write=False):
+                    rows.append(dict(row, data="written with rollups"))
         finally:
-            subprocess.run(START[server] + ["stop", state], check=False, capture_output=True)
+            subprocess.run(START[server] + ["stop", state], check=False, capture_output=True, env=env)
     for row in rows:
         row["server"] = server
         row["flows"] = flows
-        if five_tuple_hours and rollups:
-            row["five_tuple_hours"] = five_tuple_hours
+        if server == "mongo-java-server":
+            row["backend"] = args.mjs_backend
+        if args.five_tuple_hours and row["rollups"]:
+            row["five_tuple_hours"] = args.five_tuple_hours
     return rows
 
 
@@ -179,6 +236,14 @@ def main():
     ap.add_argument("--flows", type=int, default=100)
     ap.add_argument("--servers", default="ferretdb,mongo-java-server")
     ap.add_argument("--repetitions", type=int, default=5)
+    ap.add_argument("--scan-repetitions", type=int, default=3,
+                    help="repetitions of FerretDB's whole-collection queries above --scan-limit documents")
+    ap.add_argument("--mjs-backend", choices=["h2", "memory"], default="memory",
+                    help="mongo-java-server's backend (H2 1.47.0/2.3.232 fails at 100,000: query.md)")
+    ap.add_argument("--same-data", action="store_true",
+                    help="rollups-off queries on the rollups-on point's data; the rollups-off point only writes")
+    ap.add_argument("--replace", action="store_true",
+                    help="with --resume: run the given points again and replace their rows")
     ap.add_argument("--out", default=str(ROOT / "docs/benchmarks"))
     args = ap.parse_args()
     out = Path(args.out)
@@ -189,12 +254,16 @@ def main():
         done = None
     for server in args.servers.split(",") if done is not None else []:
         for size in (int(s) for s in args.sizes.split(",")):
+            if args.replace:
+                rows = [r for r in rows if (r["server"], r["documents"]) != (server, size)]
+                done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
             for rollups in (True, False):
                 if (server, size, rollups) in done:
                     continue
                 print(f"{server} {size} rollups={rollups}", file=sys.stderr, flush=True)
-                rows += run_point(server, size, args.flows, rollups, args.repetitions, args.scan_limit,
-                                  args.five_tuple_hours)
+                rows += run_point(server, size, args.flows, rollups, args,
+                                  query=rollups or not args.same_data,
+                                  unrolled_queries=rollups and args.same_data)
                 # Saved as it goes: a long run stopped half way keeps what it measured.
                 (out / "query.json").write_text(json.dumps(rows, indent=1) + "\n")
     (out / "query.json").write_text(json.dumps(rows, indent=1) + "\n")
