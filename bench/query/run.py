@@ -149,34 +149,55 @@ def run_point(server, size, flows, rollups, args, query=True, unrolled_queries=F
     return rows
 
 
+def server_name(r):
+    if r["server"] != "mongo-java-server":
+        return r["server"]
+    return f"mongo-java-server ({r.get('backend', 'h2')})"
+
+
+def load_text(r):
+    if "load_median" not in r:
+        return "not recorded"
+    return f"{r['load_median']:.1f} ({r['load_min']:.1f}-{r['load_max']:.1f})"
+
+
+def rollups_text(r):
+    if not r["rollups"]:
+        return "off"
+    text = "on" + (" (no 5-tuple hours)" if r.get("five_tuple_hours") == "off" else "")
+    return text
+
+
 def tables(rows):
-    lines = ["| server | documents | flows/min | rollups | query | range | p50 ms | p95 ms | runs | tiers |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+    lines = ["| server | documents | flows/min | rollups | query | range | p50 ms | p95 ms | runs | tiers | load avg (median, range) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     order = {"top10": 0, "top10_filtered": 1, "series60": 2}
     spans = {"1h": 0, "24h": 1, "7d": 2}
     queries = sorted((r for r in rows if r["kind"] != "write"),
-                     key=lambda r: (r["server"], r["documents"], not r["rollups"], spans[r["range"]], order[r["kind"]]))
+                     key=lambda r: (server_name(r), r["documents"], not r["rollups"], spans[r["range"]], order[r["kind"]]))
     for r in queries:
-        runs = r.get("note", str(r.get("repetitions", "")))
+        runs = str(r.get("repetitions", ""))
+        if r.get("note"):
+            runs = r["note"]
+        elif r.get("data"):
+            runs += f" ({r['data']})"
         p50 = f"{r['p50_ms']:,.1f}"
         p95 = f"{r['p95_ms']:,.1f}"
         if r.get("extrapolated"):
             p50, p95 = f"*~{r['p50_ms']:,.0f}*", "*n/a*"
-        rolled = ("on" + (" (no 5-tuple hours)" if r.get("five_tuple_hours") == "off" else "")) if r["rollups"] else "off"
-        lines.append(f"| {r['server']} | {r['documents']:,} | {r.get('flows', 100):,} | "
-                     f"{rolled} | {r['kind']} | "
-                     f"{r['range']} | {p50} | {p95} | {runs} | {r['tiers']} |")
-    lines += ["", "| server | documents | flows/min | rollups | records/s | CPU s per million records: collector | server | total |",
-              "|---|---|---|---|---|---|---|---|"]
+        lines.append(f"| {server_name(r)} | {r['documents']:,} | {r.get('flows', 100):,} | "
+                     f"{rollups_text(r)} | {r['kind']} | "
+                     f"{r['range']} | {p50} | {p95} | {runs} | {r['tiers']} | {load_text(r)} |")
+    lines += ["", "| server | documents | flows/min | rollups | records/s | CPU s per million records: collector | server | total | load avg (median, range) |",
+              "|---|---|---|---|---|---|---|---|---|"]
     writes = sorted((r for r in rows if r["kind"] == "write"),
-                    key=lambda r: (r["server"], r["documents"], not r["rollups"]))
+                    key=lambda r: (server_name(r), r["documents"], not r["rollups"]))
     for r in writes:
         server_cpu = r.get("server_cpu_s_per_million")
         total = f"{r['cpu_s_per_million'] + server_cpu:.1f}" if server_cpu is not None else "n/a"
         server_text = f"{server_cpu:.1f}" if server_cpu is not None else "not measured"
-        rolled = ("on" + (" (no 5-tuple hours)" if r.get("five_tuple_hours") == "off" else "")) if r["rollups"] else "off"
-        lines.append(f"| {r['server']} | {r['documents']:,} | {r.get('flows', 100):,} | {rolled} | "
-                     f"{r['records_per_s']:,.0f} | {r['cpu_s_per_million']:.1f} | {server_text} | {total} |")
+        lines.append(f"| {server_name(r)} | {r['documents']:,} | {r.get('flows', 100):,} | {rollups_text(r)} | "
+                     f"{r['records_per_s']:,.0f} | {r['cpu_s_per_million']:.1f} | {server_text} | {total} | {load_text(r)} |")
     return "\n".join(lines)
 
 
@@ -184,7 +205,7 @@ def plot(rows, path):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    servers = sorted({r["server"] for r in rows})
+    servers = sorted({server_name(r) for r in rows})
     kinds = ("top10", "top10_filtered", "series60")
     fig, axes = plt.subplots(len(servers), len(kinds), figsize=(5 * len(kinds), 3.8 * len(servers)),
                              squeeze=False, sharey=True)
@@ -193,7 +214,7 @@ def plot(rows, path):
         for ax, kind in zip(row_axes, kinds):
             for span in ("1h", "24h", "7d"):
                 for rollups in (True, False):
-                    pts = sorted((r for r in rows if r["server"] == server and r["kind"] == kind
+                    pts = sorted((r for r in rows if server_name(r) == server and r["kind"] == kind
                                   and r["rollups"] == rollups and r["range"] == span),
                                  key=lambda r: r["documents"])
                     measured = [r for r in pts if not r.get("extrapolated")]
