@@ -270,16 +270,20 @@ def main():
     out = Path(args.out)
     keep = (args.resume or args.tables_only) and (out / "query.json").exists()
     rows = json.loads((out / "query.json").read_text()) if keep else []
-    done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
+    def point(r):  # mongo-java-server's rows before --mjs-backend were all H2
+        return (server_name(r), r["documents"], r["rollups"])
+
+    done = {point(r) for r in rows}
     if args.tables_only:
         done = None
     for server in args.servers.split(",") if done is not None else []:
+        name = server_name({"server": server, "backend": args.mjs_backend})
         for size in (int(s) for s in args.sizes.split(",")):
             if args.replace:
-                rows = [r for r in rows if (r["server"], r["documents"]) != (server, size)]
-                done = {(r["server"], r["documents"], r["rollups"]) for r in rows}
+                rows = [r for r in rows if point(r)[:2] != (name, size)]
+                done = {point(r) for r in rows}
             for rollups in (True, False):
-                if (server, size, rollups) in done:
+                if (name, size, rollups) in done:
                     continue
                 print(f"{server} {size} rollups={rollups}", file=sys.stderr, flush=True)
                 rows += run_point(server, size, args.flows, rollups, args,

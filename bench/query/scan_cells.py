@@ -9,10 +9,11 @@ filtered top-10 with them: FerretDB keeps no five-tuple hour tier) decodes the w
 whatever its range. At a million documents that is minutes per query on a loaded 2-core
 machine, too long for run.py's one-cell-at-a-time repetitions. This writes the collection once
 without rollups (the rollups-off write cost, a row of its own), then runs passes: each pass asks
-every such cell once (rollups off: top10, top10_filtered, series60; rollups on: top10_filtered,
-which the agent plans on the minute collection with or without the totals tiers), 1 h, 24 h and
-7 d. A cell's p50/p95 are over the passes done; --deadline-minutes stops starting passes after
-that long, so every cell has the same number of runs. Rows replace the same cells in
+every such cell once, one query per query_benchmark call (rollups off: top10, top10_filtered,
+series60; rollups on: top10_filtered, which the agent plans on the minute collection with or
+without the totals tiers; 1 h, 24 h and 7 d). A cell's p50/p95 are over its runs;
+--deadline-minutes stops starting queries after that long, so a late pass may leave some cells
+with one run fewer (each row says its count). Rows replace the same cells in
 OUT/query.json (the rollups-on write and totals rows are left alone); run run.py --tables-only
 afterwards for the tables and the plot.
 """
@@ -72,23 +73,26 @@ def main():
         for row in written:
             row["server_cpu_s_per_million"] = server_cpu / row["documents"] * 1e6
             rows.append(row)
-        runs = {}  # (rollups, kind, range) -> [ms], loads
+        runs = {}  # (rollups, kind, range) -> [ms], loads, server CPU
+        cells = [(rollups, kind, span) for span in ("1h", "24h", "7d")
+                 for rollups, kind in ((False, "top10"), (False, "top10_filtered"), (False, "series60"),
+                                       (True, "top10_filtered"))]
         passes = 0
         for _ in range(args.passes):
-            if args.deadline_minutes is not None and time.monotonic() - started > args.deadline_minutes * 60:
-                break
-            for rollups, queries in ((False, "top10,top10_filtered,series60"), (True, "top10_filtered")):
-                got, cpu = bench(["--write", "off", "--rollups", "on" if rollups else "off", "--queries", queries,
-                                  "--repetitions", "1"])
+            for rollups, kind, span in cells:
+                if args.deadline_minutes is not None and time.monotonic() - started > args.deadline_minutes * 60:
+                    break
+                got, cpu = bench(["--write", "off", "--rollups", "on" if rollups else "off", "--queries", kind,
+                                  "--ranges", span, "--repetitions", "1"])
                 for row in got:
-                    cell = runs.setdefault((rollups, row["kind"], row["range"]),
-                                           {"ms": [], "loads": [], "tiers": row["tiers"], "cpu": []})
+                    cell = runs.setdefault((rollups, kind, span), {"ms": [], "loads": [], "tiers": row["tiers"], "cpu": []})
                     cell["ms"].append(row["p50_ms"])
                     cell["loads"] += [row["load_min"], row["load_max"]]
-                # FerretDB's CPU for the whole call, spread over its queries (agent start included).
-                for row in got:
-                    runs[(rollups, row["kind"], row["range"])]["cpu"].append(cpu / len(got))
-            passes += 1
+                    cell["cpu"].append(cpu)  # FerretDB's CPU for the call: the query, and the agent's start
+            else:
+                passes += 1
+                continue
+            break
         for (rollups, kind, span), cell in runs.items():
             rows.append({"kind": kind, "range": span, "rollups": rollups, "documents": args.size,
                          "p50_ms": statistics.median(cell["ms"]), "p95_ms": percentile(cell["ms"], 0.95),
@@ -96,7 +100,7 @@ def main():
                          "server_cpu_s": statistics.median(cell["cpu"]),
                          "load_min": min(cell["loads"]), "load_max": max(cell["loads"]),
                          "load_median": statistics.median(cell["loads"]),
-                         "note": f"{len(cell['ms'])} interleaved passes" +
+                         "note": f"{len(cell['ms'])} (interleaved passes)" +
                                  ("; data written without rollups" if rollups else "")})
     finally:
         subprocess.run(run.START[server] + ["stop", state], check=False, capture_output=True)
