@@ -181,6 +181,11 @@ def tables(rows):
             runs = r["note"]
         elif r.get("data"):
             runs += f" ({r['data']})"
+        if r.get("not_measured"):
+            lines.append(f"| {server_name(r)} | {r['documents']:,} | {r.get('flows', 100):,} | "
+                         f"{rollups_text(r)} | {r['kind']} | {r['range']} | not measured | | "
+                         f"{r['not_measured']} | {r['tiers']} | |")
+            continue
         p50 = f"{r['p50_ms']:,.1f}"
         p95 = f"{r['p95_ms']:,.1f}"
         if r.get("extrapolated"):
@@ -202,6 +207,7 @@ def tables(rows):
 
 
 def plot(rows, path):
+    rows = [r for r in rows if not r.get("not_measured")]
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
