@@ -60,7 +60,11 @@ def main():
         print("  $ " + " ".join(cmd[3:]), file=sys.stderr, flush=True)
         cpu_before = run.cpu_seconds(pid)
         with run.LoadSampler() as load:
-            out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+            done = subprocess.run(cmd, capture_output=True, text=True)
+        if done.returncode != 0:
+            # Kept, so that a cell that breaks says how and when (the rows so far are kept too).
+            raise RuntimeError(f"query_benchmark exited {done.returncode}: {done.stderr.strip()[-500:]}")
+        out = done.stdout
         got = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
         server_cpu = run.cpu_seconds(pid) - cpu_before
         for row in got:
@@ -77,13 +81,20 @@ def main():
         cells = [(rollups, kind, span) for span in ("1h", "24h", "7d")
                  for rollups, kind in ((False, "top10"), (False, "top10_filtered"), (False, "series60"),
                                        (True, "top10_filtered"))]
+        failed = {}  # cell -> what happened, when it never gave a row
         passes = 0
         for _ in range(args.passes):
             for rollups, kind, span in cells:
                 if args.deadline_minutes is not None and time.monotonic() - started > args.deadline_minutes * 60:
                     break
-                got, cpu = bench(["--write", "off", "--rollups", "on" if rollups else "off", "--queries", kind,
-                                  "--ranges", span, "--repetitions", "1"])
+                began = time.monotonic()
+                try:
+                    got, cpu = bench(["--write", "off", "--rollups", "on" if rollups else "off", "--queries", kind,
+                                      "--ranges", span, "--repetitions", "1", "--timeout-minutes", "60"])
+                except RuntimeError as e:
+                    failed[(rollups, kind, span)] = f"failed after {(time.monotonic() - began) / 60:.0f} min: {e}"
+                    print("  " + failed[(rollups, kind, span)], file=sys.stderr, flush=True)
+                    continue
                 for row in got:
                     cell = runs.setdefault((rollups, kind, span), {"ms": [], "loads": [], "tiers": row["tiers"], "cpu": []})
                     cell["ms"].append(row["p50_ms"])
@@ -102,6 +113,10 @@ def main():
                          "load_median": statistics.median(cell["loads"]),
                          "note": f"{len(cell['ms'])} (interleaved passes)" +
                                  ("; data written without rollups" if rollups else "")})
+        for (rollups, kind, span), why in failed.items():
+            if (rollups, kind, span) not in runs:
+                rows.append({"kind": kind, "range": span, "rollups": rollups, "documents": args.size,
+                             "tiers": "minute", "not_measured": why})
     finally:
         subprocess.run(run.START[server] + ["stop", state], check=False, capture_output=True)
     for row in rows:
