@@ -9,6 +9,7 @@
 //                                  a real day, in 24 + 2 x 60 writes)
 //                   [--ranges 1h,24h,7d] [--queries top10,top10_filtered,series60]
 //                   [--write off]   (query what an earlier run with the same arguments wrote)
+//                   [--timeout-minutes N]   (the agent's operation timeout, default 10)
 //
 // Writes F active flows for each of M minutes ending at the current minute (F x M minute
 // documents) the way the pipeline does -- upsert_aggregates per flush of one minute, then
@@ -58,6 +59,8 @@ int main(int argc, char** argv) {
   bool rollups = true, write = true;
   std::optional<bool> five_tuple_hours;
   std::string ranges = "1h,24h,7d", queries = "top10,top10_filtered,series60";
+  // A whole-collection query on FerretDB at a million documents takes minutes, more under load.
+  std::chrono::minutes timeout(10);
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string key = argv[i], value = argv[i + 1];
     if (key == "--uri") uri = value;
@@ -72,13 +75,14 @@ int main(int argc, char** argv) {
     if (key == "--write") write = value == "on";
     if (key == "--ranges") ranges = value;
     if (key == "--queries") queries = value;
+    if (key == "--timeout-minutes") timeout = std::chrono::minutes(std::stol(value));
   }
   AgentOptions options;
   options.merge_policy = MergePolicy::aggregate;
   options.rollups.enabled = rollups;
   options.rollups.five_tuple_hours = five_tuple_hours;
   options.rollups.minute_totals_retention.reset();  // every minute kept, however long the run
-  options.operation_timeout = std::chrono::minutes(10);
+  options.operation_timeout = timeout;
   options.pool.min_size = 1;
   MetricsAgent agent(uri, "flowmetrics_bench", collection, options);
   agent.create_metrics_indexes();
