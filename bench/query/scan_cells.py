@@ -2,7 +2,7 @@
 """The whole-collection cells of a large point on FerretDB, measured in interleaved passes.
 
     bench/query/scan_cells.py --size 1000000 --flows 2000 [--passes 3] [--state DIR]
-                              [--deadline-minutes M] [--out docs/benchmarks]
+                              [--deadline-minutes M] [--ranges 1h,24h,7d] [--out docs/benchmarks]
 
 On FerretDB v1 a query that reads the minute collection (every query without rollups, and the
 filtered top-10 with them: FerretDB keeps no five-tuple hour tier) decodes the whole collection
@@ -41,6 +41,8 @@ def main():
     ap.add_argument("--flows", type=int, default=2000)
     ap.add_argument("--passes", type=int, default=3)
     ap.add_argument("--deadline-minutes", type=float, default=None)
+    ap.add_argument("--ranges", default="1h,24h,7d",
+                    help="the ranges to ask, in this order (a run cut by its deadline keeps the earlier ones)")
     ap.add_argument("--state", help="keep the server's data here (default: a temporary directory)")
     ap.add_argument("--out", default=str(run.ROOT / "docs/benchmarks"))
     args = ap.parse_args()
@@ -78,7 +80,7 @@ def main():
             row["server_cpu_s_per_million"] = server_cpu / row["documents"] * 1e6
             rows.append(row)
         runs = {}  # (rollups, kind, range) -> [ms], loads, server CPU
-        cells = [(rollups, kind, span) for span in ("1h", "24h", "7d")
+        cells = [(rollups, kind, span) for span in args.ranges.split(",")
                  for rollups, kind in ((False, "top10"), (False, "top10_filtered"), (False, "series60"),
                                        (True, "top10_filtered"))]
         failed = {}  # cell -> what happened, when it never gave a row
