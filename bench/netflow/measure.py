@@ -165,20 +165,11 @@ def udp_bound(port):
     return False
 
 
-class Flowmetrics(Collector):
-    aggregates = True
-
-    def __init__(self, tools, work, fsync):
-        super().__init__(tools, work)
-        self.fsync = fsync
-        self.name = f"flowmetrics (spool fsync={fsync})"
-        self.http = free_port(socket.SOCK_STREAM)
-
-    def start(self, run_id):
-        config = os.path.join(self.work, "flowmetrics.toml")
-        with open(config, "w") as f:
-            f.write(f"""[database]
-uri = "{self.tools['uri']}"
+def flowmetrics_config(uri, run_id, http_port, netflow_port, spool, fsync):
+    """The collector's configuration for a measurement (bench/netflow/profile_flowmetrics.sh
+    writes it too, so a profile measures the same set-up)."""
+    return f"""[database]
+uri = "{uri}"
 database = "netflow_bench"
 collection = "run_{run_id}"
 [pool]
@@ -194,19 +185,35 @@ max_pending_keys = 10000000
 [inputs.tcp]
 enabled = false
 [inputs.http]
-listen = "127.0.0.1:{self.http}"
+listen = "127.0.0.1:{http_port}"
 [inputs.netflow]
-listen = "127.0.0.1:{self.port}"
+listen = "127.0.0.1:{netflow_port}"
 receive_buffer_bytes = 8388608
 [inputs.sflow]
 enabled = false
 [spool]
-directory = "{os.path.join(self.work, 'spool')}"
+directory = "{spool}"
 max_bytes = 8589934592
-fsync = "{self.fsync}"
+fsync = "{fsync}"
 [log]
 level = "warn"
-""")
+"""
+
+
+class Flowmetrics(Collector):
+    aggregates = True
+
+    def __init__(self, tools, work, fsync):
+        super().__init__(tools, work)
+        self.fsync = fsync
+        self.name = f"flowmetrics (spool fsync={fsync})"
+        self.http = free_port(socket.SOCK_STREAM)
+
+    def start(self, run_id):
+        config = os.path.join(self.work, "flowmetrics.toml")
+        with open(config, "w") as f:
+            f.write(flowmetrics_config(self.tools["uri"], run_id, self.http, self.port,
+                                       os.path.join(self.work, "spool"), self.fsync))
         self.spawn([self.tools["flowmetrics"], "serve", "--config", config])
 
     def count(self):

@@ -15,35 +15,8 @@ stream=/tmp/netflow-profile-stream-$proto.bin
 [ -f $stream ] || $replay --version $proto --keys 100000 --records-per-datagram 30 --write $stream --seconds 0 >/dev/null
 port=$(python3 -c 'import socket; s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
 http=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-cat > $w/f.toml <<T
-[database]
-uri = "$uri"
-database = "netflow_bench"
-collection = "run_$$"
-[pool]
-min_size = 1
-max_size = 4
-[pipeline]
-bucket_seconds = 3600
-flush_interval_ms = 86400000
-grace_seconds = 86400
-max_pending_keys = 10000000
-[inputs.tcp]
-enabled = false
-[inputs.http]
-listen = "127.0.0.1:$http"
-[inputs.netflow]
-listen = "127.0.0.1:$port"
-receive_buffer_bytes = 8388608
-[inputs.sflow]
-enabled = false
-[spool]
-directory = "$w/spool"
-max_bytes = 8589934592
-fsync = "$fsync"
-[log]
-level = "warn"
-T
+python3 -c "import sys; sys.path.insert(0, '$root/bench/netflow'); import measure
+sys.stdout.write(measure.flowmetrics_config('$uri', '$$', $http, $port, '$w/spool', '$fsync'))" > $w/f.toml
 $bin serve --config $w/f.toml > $w/log 2>&1 &
 pid=$!
 sleep 2
